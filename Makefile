@@ -1,0 +1,60 @@
+# The kit's commands. `make lab` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := data_samples
+SAMPLE_SEED := 20180118
+PORT   ?= 8888
+JOBS   ?= 2
+
+.PHONY: help venv lab test test-fast data sample bench bench-data browser clean
+
+help:
+	@echo "make lab         set up .venv and open the course in JupyterLab"
+	@echo "make test        set up .venv and run the whole test suite"
+	@echo "make sample      regenerate data_samples/ (the committed sample)"
+	@echo "make bench       run every benchmark and write benchmarks/report.md"
+	@echo "make bench-data  generate every scale up to the campaign and time it"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# The committed sample must be there; regenerate it only when missing.
+$(SAMPLE)/manifest.json: | $(STAMP)
+	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
+
+sample: $(STAMP)
+	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
+
+# The command line lives in datathon/lab.py, shared with tests/test_lab.py.
+lab: $(STAMP) $(SAMPLE)/manifest.json
+	$(BIN)/python -m datathon.lab --port $(PORT) --root $(CURDIR)
+
+# Debian's Chromium drives the browser tests (a test tool's own browser download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing"; exit 1; }
+
+test: $(STAMP) $(SAMPLE)/manifest.json browser
+	$(BIN)/python -m pytest -n $(JOBS) -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not browser"
+
+bench-data: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_data
+
+bench: bench-data
+
+clean:
+	rm -rf $(VENV) out benchmarks/work

@@ -1,0 +1,5 @@
+import sys
+
+from datathon.cli import main
+
+sys.exit(main())

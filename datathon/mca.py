@@ -1,0 +1,303 @@
+"""A replica of MCA (*Mise en Concordance Automatique*), the incumbent deterministic coder.
+
+MCA searches the register by name and address, scores the best candidates, and validates or
+rejects each bulletin's best candidate by a class that combines the two scores:
+
+* **Candidates**: the establishments of the declared workplace commune (``CLT_X``, or the home
+  commune ``DEPCOM_CODE`` when ``ILT_X = 1`` and no commune is written), plus those of the
+  département whose normalised name equals the declared one exactly. Like the real MCA, it
+  searches the register as extracted, recently closed establishments included.
+* **Name score** (``NOTE_MCA_NOM_C``, 0–1000): the best similarity between the normalised
+  declared name and each name of the candidate (legal name, sign, usual name, acronym, a sole
+  proprietor's surname and first name), words sorted: ≥ 800 good, 200–799 fair, < 200 bad.
+* **Address score** (``NOTE_MCA_ADR_C``): 10 same street and number, 11 same street; 20 similar
+  street, 21 no street declared; 31 same commune but another street, 32 another commune with the
+  same postal code, 33 another commune of the département, 34 no usable commune declared.
+  10–11 good, 20–22 fair, 31–35 bad.
+* **Class** (``I_MCA_C``, 1–9), by (name, address): good/good 1, good/fair 2, fair/good 3,
+  good/bad 4, fair/fair 5, bad/good 6, fair/bad 7, bad/fair 8, bad/bad 9.
+* **Decision** (``SIRETC``): classes 1–2 are validated; 3–5 only when the declared activity
+  (``ACTET_X``) shares a significant word with the candidate's NAF labels; 6–9 are rejected, as
+  are exact ties between different establishments.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from datathon.naf import nomenclature
+from datathon.text import commune_key, simplify
+
+LEGAL_FORM_WORDS = {"SARL", "SAS", "SA", "EURL", "SASU", "SNC", "SCI", "SCOP", "STE", "SOCIETE", "ETS",
+                    "ETABLISSEMENTS", "CIE", "ET", "DE", "DU", "DES", "LA", "LE", "LES", "L", "D"}
+NAME_FIELDS = ["denominationUniteLegale", "enseigne1Etablissement", "denominationUsuelleEtablissement",
+               "sigleUniteLegale"]
+OUTPUT_COLUMNS = ["CABBI", "SIRETC", "I_MCA_C", "NOTE_MCA_NOM_C", "NOTE_MCA_ADR_C"]
+CLASS_TABLE = np.array([[1, 2, 4], [3, 5, 7], [6, 8, 9]], dtype=np.int8)  # [name level][address level]
+
+
+def mca_name(text) -> str:
+    """MCA's normalised name: simplified, legal forms and small words dropped, words sorted."""
+    words = [w for w in simplify(text).split() if w not in LEGAL_FORM_WORDS]
+    return " ".join(sorted(words))
+
+
+def without_words(name: str, words: frozenset) -> str:
+    """A normalised name without some words (the commune's own), unless nothing would remain."""
+    kept = [w for w in name.split() if w not in words]
+    return " ".join(kept) if kept else name
+
+
+def name_level(score: np.ndarray) -> np.ndarray:
+    """0 good (≥ 800), 1 fair (200–799), 2 bad (< 200)."""
+    return np.where(score >= 800, 0, np.where(score >= 200, 1, 2))
+
+
+def address_level(score: np.ndarray) -> np.ndarray:
+    """0 good (10–11), 1 fair (20–22), 2 bad (31–35)."""
+    return np.where(score <= 11, 0, np.where(score <= 22, 1, 2))
+
+
+class ActivityCheck:
+    """Does a declared activity agree with a NAF code? A shared significant word stem says yes."""
+
+    STEM = 6
+    MAX_CODES_PER_STEM = 40  # stems shared by more sous-classes than this are too vague to count
+
+    def __init__(self):
+        nom = nomenclature()
+        stems_by_code: dict[str, set[str]] = {}
+        for r in nom.itertuples(index=False):
+            text = " ".join([r.libelle, r.libelle_classe, r.libelle_groupe, r.libelle_division])
+            stems_by_code[r.code] = self.stems(text)
+        counts: dict[str, int] = {}
+        for stems in stems_by_code.values():
+            for s in stems:
+                counts[s] = counts.get(s, 0) + 1
+        self.stems_by_code = {c: {s for s in st if counts[s] <= self.MAX_CODES_PER_STEM}
+                              for c, st in stems_by_code.items()}
+
+    @classmethod
+    def stems(cls, text) -> set[str]:
+        return {w[: cls.STEM] for w in simplify(text).split() if len(w) >= 4}
+
+    def agrees(self, activity, naf: str) -> bool:
+        return bool(self.stems(activity) & self.stems_by_code.get(naf, set()))
+
+
+def _register_names(reg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every (establishment row, normalised name) pair of the register, blanks dropped."""
+    rows, names = [], []
+    idx = np.arange(len(reg))
+    for col in NAME_FIELDS:
+        values = reg[col].to_numpy(dtype=object)
+        for i, v in zip(idx, values):
+            if isinstance(v, str) and v:
+                rows.append(i)
+                names.append(mca_name(v))
+    if "nomUniteLegale" in reg:
+        for i, nom, prenom in zip(idx, reg["nomUniteLegale"].to_numpy(dtype=object),
+                                  reg["prenom1UniteLegale"].to_numpy(dtype=object)):
+            if isinstance(nom, str) and nom:
+                rows.append(i)
+                names.append(mca_name(f"{nom} {prenom if isinstance(prenom, str) else ''}"))
+    rows_a = np.array(rows, dtype=np.int64)
+    names_a = np.array(names, dtype=object)
+    keep = names_a != ""
+    return rows_a[keep], names_a[keep]
+
+
+def resolve_communes(bulletins: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
+    """The declared workplace commune's code for each bulletin, or None when it cannot be read."""
+    keys = communes["nom_commune"].map(commune_key)
+    by_dep_key = {(d, k): c for d, k, c in zip(communes["code_departement"], keys, communes["code_commune"])}
+    by_key: dict[str, str | None] = {}
+    for k, c in zip(keys, communes["code_commune"]):
+        by_key[k] = None if k in by_key else c  # ambiguous across départements without DLT_X
+    out = np.empty(len(bulletins), dtype=object)
+    clt = bulletins["CLT_X"].to_numpy(dtype=object)
+    dlt = bulletins["DLT_X"].to_numpy(dtype=object)
+    ilt = bulletins["ILT_X"].to_numpy(dtype=object)
+    home = bulletins["DEPCOM_CODE"].to_numpy(dtype=object)
+    for i in range(len(bulletins)):
+        key = commune_key(clt[i]) if isinstance(clt[i], str) else ""
+        if key:
+            d = dlt[i] if isinstance(dlt[i], str) and dlt[i] else None
+            out[i] = by_dep_key.get((d, key)) if d else by_key.get(key)
+            if out[i] is None and not d and isinstance(home[i], str):
+                out[i] = by_dep_key.get((_departement_of(home[i]), key))
+        elif ilt[i] == "1" and isinstance(home[i], str):
+            out[i] = home[i]
+        else:
+            out[i] = None
+    return out
+
+
+def group_positions(keys: np.ndarray) -> dict:
+    """Positions of each distinct key (None and missing keys left out)."""
+    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return {uniques[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(uniques))}
+
+
+def _departement_of(code_commune: str) -> str:
+    return code_commune[:3] if code_commune.startswith("97") else code_commune[:2]
+
+
+def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFrame,
+            workers: int = 1) -> pd.DataFrame:
+    """MCA's output for ``bulletins``: ``CABBI, SIRETC, I_MCA_C, NOTE_MCA_NOM_C, NOTE_MCA_ADR_C``."""
+    reg = register.reset_index(drop=True)
+    n = len(bulletins)
+    best_class = np.full(n, 99, dtype=np.int16)
+    best_name = np.full(n, -1, dtype=np.int16)
+    best_addr = np.full(n, 99, dtype=np.int16)
+    best_row = np.full(n, -1, dtype=np.int64)
+    tied = np.zeros(n, dtype=bool)
+
+    def offer(b_idx, e_rows, name_scores, addr_scores):
+        """Keep, per bulletin, the best candidate seen so far (class, then name, then address)."""
+        cls = CLASS_TABLE[name_level(name_scores), address_level(addr_scores)].astype(np.int16)
+        for b, e, c, ns, ad in zip(b_idx, e_rows, cls, name_scores, addr_scores):
+            key_new = (c, -ns, ad)
+            key_old = (best_class[b], -best_name[b], best_addr[b])
+            if key_new < key_old:
+                best_class[b], best_name[b], best_addr[b], best_row[b] = c, ns, ad, e
+                tied[b] = False
+            elif key_new == key_old and reg_siret[e] != reg_siret[best_row[b]]:
+                tied[b] = True
+
+    reg_siret = reg["siret"].to_numpy(dtype=object)
+    reg_commune = reg["codeCommuneEtablissement"].to_numpy(dtype=object)
+    reg_postal = reg["codePostalEtablissement"].to_numpy(dtype=object)
+    reg_street = np.array([simplify(s) for s in reg["libelleVoieEtablissement"].to_numpy(dtype=object)], dtype=object)
+    reg_number = reg["numeroVoieEtablissement"].to_numpy(dtype=object)
+    name_rows, name_texts = _register_names(reg)
+
+    b_names = np.array([mca_name(x) for x in bulletins["RS_X"].to_numpy(dtype=object)], dtype=object)
+    b_street = np.array([simplify(s) for s in bulletins["NOMVOI_X"].to_numpy(dtype=object)], dtype=object)
+    b_number = bulletins["NUMVOI_X"].to_numpy(dtype=object)
+    b_commune = resolve_communes(bulletins, communes)
+    postal_of = dict(zip(communes["code_commune"], communes["code_postal"]))
+    commune_words = {c: frozenset(commune_key(n).split()) for c, n in zip(communes["code_commune"], communes["nom_commune"])}
+
+    # (a) Candidates in the declared commune: every name of every open establishment there.
+    names_by_commune = group_positions(reg_commune[name_rows])
+    for commune, b_idx in group_positions(b_commune).items():
+        if commune not in names_by_commune:
+            continue
+        b_idx = b_idx[b_names[b_idx] != ""]
+        if len(b_idx) == 0:
+            continue
+        n_idx = names_by_commune[commune]
+        # Inside a commune, its own name identifies nothing: "MAIRIE DE X" is "MAIRIE" there.
+        town = commune_words.get(commune, frozenset())
+        scores = process.cdist([without_words(x, town) for x in b_names[b_idx]],
+                               [without_words(x, town) for x in name_texts[n_idx]], scorer=fuzz.ratio,
+                               dtype=np.int32, workers=workers)
+        # Best name of each establishment: the max over its names.
+        e_rows = name_rows[n_idx]
+        uniq, inverse = np.unique(e_rows, return_inverse=True)
+        per_etab = np.full((len(b_idx), len(uniq)), -1, dtype=np.int32)
+        for j in range(len(n_idx)):
+            np.maximum(per_etab[:, inverse[j]], scores[:, j], out=per_etab[:, inverse[j]])
+        name_scores = per_etab * 10
+        # Keep the few best names per bulletin: address scoring of all pairs would be wasted work.
+        k = min(5, len(uniq))
+        top = np.argpartition(-name_scores, k - 1, axis=1)[:, :k]
+        bb = np.repeat(b_idx, k)
+        ee = uniq[top.ravel()]
+        ns = np.take_along_axis(name_scores, top, axis=1).ravel()
+        ad = _same_commune_address_scores(b_street[bb], b_number[bb], reg_street[ee], reg_number[ee])
+        offer(bb, ee, ns, ad)
+
+    # (b) Exact name anywhere in the département(s) present.
+    exact: dict[str, list[int]] = {}
+    for r, t in zip(name_rows, name_texts):
+        exact.setdefault(t, []).append(int(r))
+    bb, ee = [], []
+    for i in range(n):
+        rows = exact.get(b_names[i]) if b_names[i] else None
+        if rows:
+            for r in rows[:50]:
+                if reg_commune[r] != b_commune[i]:
+                    bb.append(i)
+                    ee.append(r)
+    if bb:
+        bb_a = np.array(bb, dtype=np.int64)
+        ee_a = np.array(ee, dtype=np.int64)
+        declared = b_commune[bb_a]
+        unknown = np.array([c is None for c in declared])
+        same_postal = np.array([postal_of.get(c) for c in declared], dtype=object) == reg_postal[ee_a]
+        ad = np.where(unknown, 34, np.where(same_postal, 32, 33))
+        offer(bb_a, ee_a, np.full(len(bb_a), 1000, dtype=np.int16), ad.astype(np.int16))
+
+    found = best_row >= 0
+    check = ActivityCheck()
+    activity = bulletins["ACTET_X"].to_numpy(dtype=object)
+    reg_naf = reg["activitePrincipaleEtablissement"].to_numpy(dtype=object)
+    validated = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(found & ~tied):
+        c = best_class[i]
+        if c <= 2:
+            validated[i] = True
+        elif c <= 5:
+            validated[i] = check.agrees(activity[i], reg_naf[best_row[i]])
+    siretc = np.where(validated, reg_siret[np.maximum(best_row, 0)], None)
+    return pd.DataFrame(
+        {
+            "CABBI": bulletins["CABBI"].to_numpy(),
+            "SIRETC": pd.array(siretc, dtype="string"),
+            "I_MCA_C": pd.array([int(c) if f else None for c, f in zip(best_class, found)], dtype="Int8"),
+            "NOTE_MCA_NOM_C": pd.array([int(s) if f else None for s, f in zip(best_name, found)], dtype="Int16"),
+            "NOTE_MCA_ADR_C": pd.array([int(s) if f else None for s, f in zip(best_addr, found)], dtype="Int8"),
+        }
+    )
+
+
+def _same_commune_address_scores(b_street, b_number, e_street, e_number) -> np.ndarray:
+    out = np.empty(len(b_street), dtype=np.int16)
+    for i in range(len(b_street)):
+        bs = b_street[i]
+        if not bs:
+            out[i] = 21
+            continue
+        sim = fuzz.ratio(bs, e_street[i]) if e_street[i] else 0
+        if sim >= 90:
+            same_number = isinstance(b_number[i], str) and b_number[i] == e_number[i]
+            out[i] = 10 if same_number else 11
+        elif sim >= 70:
+            out[i] = 20
+        else:
+            out[i] = 31
+    return out
+
+
+def apply_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFrame) -> pd.DataFrame:
+    """``bulletins`` with MCA's columns filled in."""
+    out = run_mca(bulletins, register, communes)
+    b = bulletins.copy()
+    for col in OUTPUT_COLUMNS[1:]:
+        b[col] = out[col].to_numpy() if col == "SIRETC" else out[col].array
+    b["SIRETC"] = b["SIRETC"].astype("string")
+    return b
+
+
+def run_mca_on_directory(data_dir, split: str = "test", out=None) -> pd.DataFrame:
+    """Re-run MCA on a split of a data directory; write ``CABBI;siret`` to ``out`` when given."""
+    from datathon.data import load_bulletins, load_communes, load_register
+
+    bulletins = load_bulletins(data_dir, split)
+    register = load_register(data_dir)
+    communes = load_communes(data_dir)
+    result = run_mca(bulletins, register, communes)
+    sub = pd.DataFrame({"CABBI": result["CABBI"], "siret": result["SIRETC"]})
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sub.to_csv(out, sep=";", index=False)
+    return sub

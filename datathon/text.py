@@ -1,0 +1,48 @@
+"""Text normalisation shared by the generator, the MCA replica and the approaches."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+def strip_accents(text: str) -> str:
+    """``"Église"`` → ``"Eglise"`` (ligatures too: ``"Œuvre"`` → ``"OEuvre"``)."""
+    text = text.replace("Œ", "OE").replace("œ", "oe").replace("Æ", "AE").replace("æ", "ae")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def upper_ascii(text: str) -> str:
+    """Upper case without accents: how paper forms are captured (``"Rue de l'Église"`` → ``"RUE DE L'EGLISE"``)."""
+    return strip_accents(text).upper()
+
+
+def simplify(text: str | None) -> str:
+    """Upper case, no accents, every run of non-alphanumerics folded to one space."""
+    if not isinstance(text, str):
+        if is_missing(text):
+            return ""
+        text = str(text)
+    return _NON_ALNUM.sub(" ", upper_ascii(text)).strip()
+
+
+def is_missing(value) -> bool:
+    """None, NaN or pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA refuses to be a bool
+        return True
+
+
+def commune_key(name: str | None) -> str:
+    """A commune name reduced so that the usual spellings agree.
+
+    ``"St-Aubin-du-Cormier"``, ``"SAINT AUBIN DU CORMIER"`` and ``"Saint-Aubin-du-Cormier"`` give
+    the same key.
+    """
+    words = simplify(name).split()
+    words = ["SAINT" if w == "ST" else "SAINTE" if w == "STE" else w for w in words]
+    return " ".join(words)

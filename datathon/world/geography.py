@@ -92,10 +92,13 @@ def make_communes(rng: np.random.Generator, dep: Departement, n: int, population
     y = dep.y + gy[order] + rng.normal(0, COMMUNE_SPACING_M * 0.18, n)
     x[0], y[0] = dep.x + gx[order[0]], dep.y + gy[order[0]]
 
-    # Heavy-tailed populations; the chef-lieu (closest to the centre) is the largest by far.
-    raw = (rng.pareto(1.15, n) + 1.0) * 400.0
-    raw = np.minimum(raw, raw.max())
-    raw[0] = raw.max() * 4.0
+    # Rank-size (Zipf) populations with a mild jitter, as commune sizes follow: every seed gets a
+    # comparable urban structure. The chef-lieu (closest to the centre) is the largest by far.
+    ranks = np.arange(1, n + 1, dtype=float)
+    sizes = ranks ** -1.05 * np.exp(rng.normal(0.0, 0.2, n))
+    raw = np.empty(n)
+    raw[0] = sizes[0] * 1.5
+    raw[1:] = sizes[1:][rng.permutation(n - 1)]
     pop = np.maximum(60, np.round(raw / raw.sum() * population)).astype(np.int64)
 
     names: list[str] = []

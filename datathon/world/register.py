@@ -319,7 +319,7 @@ class RegisterBuilder:
                 chu = f"CENTRE HOSPITALIER UNIVERSITAIRE DE {name}"
                 legal_chu = self.legal(chu, sigle="CHU", categorie="7364", naf="86.10Z")
                 sites = [("CHU " + name, 0.5), ("HOPITAL " + self.pick(V.PERSONS), 0.3), ("HOPITAL SUD", 0.2)]
-                total = int(self.communes["population"].sum() * 0.06)
+                total = int(self.communes["population"].sum() * 0.015)
                 siren_chu = self.new_siren()
                 for k, (site, share) in enumerate(sites, start=1):
                     staff = int(total * share)
@@ -327,7 +327,7 @@ class RegisterBuilder:
                              known_name=site, tranche=_band(staff), headcount=staff, legal=legal_chu,
                              usual=site, siege=k == 1)
                 # The DSDEN: primary teachers' employer, in the chef-lieu.
-                staff = int(self.communes["population"].sum() * 0.02)
+                staff = int(self.communes["population"].sum() * 0.01)
                 self.add(siren=national.ministry_siren, nic=self.national_nic(national.ministry_siren),
                          commune=c.code_commune, naf="84.12Z", kind="dsden",
                          known_name="DIRECTION DES SERVICES DEPARTEMENTAUX DE L EDUCATION NATIONALE",
@@ -336,7 +336,7 @@ class RegisterBuilder:
                          legal=self.legal("MINISTERE DE L EDUCATION NATIONALE", categorie="7120", naf="84.12Z"))
             elif c.population >= 12000:
                 hosp = f"CENTRE HOSPITALIER DE {name}"
-                staff = int(c.population * 0.08)
+                staff = int(c.population * 0.03)
                 self.add(siren=self.new_siren(), nic=1, commune=c.code_commune, naf="86.10Z", kind="hospital",
                          known_name=hosp, tranche=_band(staff), headcount=staff, siege=True,
                          legal=self.legal(hosp, sigle="CH", categorie="7364", naf="86.10Z"))

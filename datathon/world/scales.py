@@ -21,7 +21,7 @@ class Scale:
 
 SCALES = {
     # One small département: committed in data_samples/, every notebook runs on it in seconds.
-    "sample": Scale("sample", 1, 80, 12_000, 12_000),
+    "sample": Scale("sample", 1, 150, 25_000, 15_000),
     # One département the size of Ille-et-Vilaine's register extract.
     "departement": Scale("departement", 1, 350, 120_000, 40_000),
     # The 2017 campaign: 1.7 M bulletins against 8.5 M establishments, 96 départements.

@@ -244,9 +244,11 @@ class Declarer:
         elif e["_kind"] in ("independent", "regional", "franchise", "association") or e["_kind"].startswith("closed"):
             if e["denominationUniteLegale"]:
                 name = e["denominationUniteLegale"]
-            else:  # a sole proprietor's name, either order
-                parts = [e["nomUniteLegale"], e["prenom1UniteLegale"]]
+            elif e["nomUniteLegale"]:  # a sole proprietor's name, either order
+                parts = [p for p in (e["nomUniteLegale"], e["prenom1UniteLegale"]) if p]
                 name = " ".join(parts if self.rng.random() < 0.6 else parts[::-1])
+            else:  # a real register without its legal units: the name it shows
+                name = e["_known_name"]
         else:
             name = e["_known_name"]
         if self.happens("other_name", paper):

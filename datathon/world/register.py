@@ -472,18 +472,25 @@ class RegisterBuilder:
 
     def homonyms(self) -> None:
         """``homonym_nearby``: a business takes the name of one of the same trade next door."""
+        # Only one-establishment units: a legal unit's name is the same on all its establishments.
+        per_siren: dict[str, int] = {}
+        for r in self.rows:
+            per_siren[r["siren"]] = per_siren.get(r["siren"], 0) + 1
         by_key: dict[tuple[str, str], list[int]] = {}
         for i, r in enumerate(self.rows):
             if r["_kind"] == "independent":
                 by_key.setdefault((r["codeCommuneEtablissement"], r["activitePrincipaleEtablissement"][:2]), []).append(i)
         for i, r in enumerate(self.rows):
-            if r["_kind"] != "independent" or self.rng.random() >= self.rates["homonym_nearby"]:
+            if r["_kind"] != "independent" or per_siren[r["siren"]] > 1 \
+                    or self.rng.random() >= self.rates["homonym_nearby"]:
                 continue
             for nb in self.neighbours.get(r["codeCommuneEtablissement"], []):
-                pool = by_key.get((nb, r["activitePrincipaleEtablissement"][:2]))
+                pool = [j for j in by_key.get((nb, r["activitePrincipaleEtablissement"][:2]), [])
+                        if per_siren[self.rows[j]["siren"]] == 1]
                 if pool:
                     src = self.rows[self.pick(pool)]
-                    for col in ("denominationUniteLegale", "nomUniteLegale", "prenom1UniteLegale", "_known_name"):
+                    for col in ("denominationUniteLegale", "nomUniteLegale", "prenom1UniteLegale",
+                                "categorieJuridiqueUniteLegale", "sigleUniteLegale", "_known_name"):
                         r[col] = src[col]
                     r["_sign"] = src["_sign"]
                     r["enseigne1Etablissement"] = src["enseigne1Etablissement"]

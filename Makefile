@@ -8,7 +8,7 @@ SAMPLE_SEED := 20180118
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test test-fast data sample bench bench-data browser clean
+.PHONY: help venv lab test test-fast data sample bench bench-data bench-score browser clean
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
@@ -54,7 +54,12 @@ test-fast: $(STAMP)
 bench-data: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_data
 
-bench: bench-data
+bench-score: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_score
+
+bench: bench-data bench-score
+	$(BIN)/python -m benchmarks.report > /dev/null
+	@echo "wrote benchmarks/report.md"
 
 clean:
 	rm -rf $(VENV) out benchmarks/work

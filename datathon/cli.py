@@ -68,6 +68,93 @@ def _cmd_mca(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "data",
+        help="inspect a data directory (data check DIR)",
+        description="Verbs on a data directory, synthetic or real.",
+    )
+    verbs = p.add_subparsers(dest="data_command", metavar="VERB")
+    verbs.required = True
+    c = verbs.add_parser(
+        "check",
+        help="validate a data directory and list every problem",
+        description="Check every file of a data directory against datathon/schema.py (files, "
+        "columns, types, SIREN/SIRET keys, duplicates, commune and NAF codes, truth, checksums) "
+        "and list every problem, grouped by file. Exit 0 when there is no error, 1 otherwise.",
+    )
+    c.add_argument("directory", type=Path, metavar="DIR", help="data directory to check")
+    c.add_argument("--strict", action="store_true", help="fail on warnings too (extra columns, ...)")
+    c.add_argument("--json", action="store_true", help="print the problems as JSON")
+    c.set_defaults(func=_cmd_data_check)
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from datathon.check import run_check
+
+    report = run_check(args.directory)
+    if args.json:
+        print_json({"directory": str(report.directory), "rows": report.rows,
+                    "problems": [asdict(p) for p in report.problems]})
+    else:
+        print(report.format())
+    failing = report.problems if args.strict else report.errors
+    return 1 if failing else 0
+
+
+def _add_score(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "score",
+        help="check a submission and score it against the truth",
+        description="Check a submission CSV (CABBI;siret, optional score and rank columns) and "
+        "print its coding rate, precision, success rate, concordance with MCA, top-k accuracy "
+        "and coverage at a target precision. Exit 2, with one message, on an invalid file.",
+    )
+    p.add_argument("submission", type=Path, metavar="SUBMISSION", help="the submission CSV")
+    p.add_argument("--data", required=True, type=Path, help="data directory holding the truth")
+    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.add_argument("--max-bytes", type=int, default=200_000_000,
+                   help="largest submission accepted, in bytes (default: 200 MB)")
+    p.set_defaults(func=_cmd_score)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from datathon.evaluate import format_summary, score_directory
+
+    result = score_directory(args.submission, args.data, split=args.split, max_bytes=args.max_bytes)
+    if args.json:
+        print_json(result)
+    else:
+        print(format_summary(result))
+        for warning in result["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
+    """``datathon leaderboard init|add-team|show|reveal`` (datathon/leaderboard/commands.py)."""
+    from datathon.leaderboard.commands import add_leaderboard
+
+    add_leaderboard(sub)
+
+
+def _add_submit(sub: argparse._SubParsersAction) -> None:
+    """``datathon submit FILE --event EV | --server URL --team NAME --token TOKEN``."""
+    from datathon.leaderboard.commands import add_submit
+
+    add_submit(sub)
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    """``datathon serve --event EV [--host H] [--port N]``: the leaderboard page and API."""
+    from datathon.leaderboard.commands import add_serve
+
+    add_serve(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="datathon",
@@ -81,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # One entry per command; each adds its parser and sets ``func``.
-COMMANDS = [_add_generate, _add_mca]
+COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,7 @@ LEGAL_FORM_WORDS = {"SARL", "SAS", "SA", "EURL", "SASU", "SNC", "SCI", "SCOP", "
                     "ETABLISSEMENTS", "CIE", "ET", "DE", "DU", "DES", "LA", "LE", "LES", "L", "D"}
 NAME_FIELDS = ["denominationUniteLegale", "enseigne1Etablissement", "denominationUsuelleEtablissement",
                "sigleUniteLegale"]
+CHUNK_CELLS = 4_000_000  # bulletin × name pairs scored at once (16 MB of int32)
 OUTPUT_COLUMNS = ["CABBI", "SIRETC", "I_MCA_C", "NOTE_MCA_NOM_C", "NOTE_MCA_ADR_C"]
 CLASS_TABLE = np.array([[1, 2, 4], [3, 5, 7], [6, 8, 9]], dtype=np.int8)  # [name level][address level]
 
@@ -153,23 +154,11 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
     """MCA's output for ``bulletins``: ``CABBI, SIRETC, I_MCA_C, NOTE_MCA_NOM_C, NOTE_MCA_ADR_C``."""
     reg = register.reset_index(drop=True)
     n = len(bulletins)
-    best_class = np.full(n, 99, dtype=np.int16)
-    best_name = np.full(n, -1, dtype=np.int16)
-    best_addr = np.full(n, 99, dtype=np.int16)
-    best_row = np.full(n, -1, dtype=np.int64)
-    tied = np.zeros(n, dtype=bool)
+    candidates: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def offer(b_idx, e_rows, name_scores, addr_scores):
-        """Keep, per bulletin, the best candidate seen so far (class, then name, then address)."""
-        cls = CLASS_TABLE[name_level(name_scores), address_level(addr_scores)].astype(np.int16)
-        for b, e, c, ns, ad in zip(b_idx, e_rows, cls, name_scores, addr_scores):
-            key_new = (c, -ns, ad)
-            key_old = (best_class[b], -best_name[b], best_addr[b])
-            if key_new < key_old:
-                best_class[b], best_name[b], best_addr[b], best_row[b] = c, ns, ad, e
-                tied[b] = False
-            elif key_new == key_old and reg_siret[e] != reg_siret[best_row[b]]:
-                tied[b] = True
+        candidates.append((np.asarray(b_idx, dtype=np.int64), np.asarray(e_rows, dtype=np.int64),
+                           np.asarray(name_scores, dtype=np.int16), np.asarray(addr_scores, dtype=np.int16)))
 
     reg_siret = reg["siret"].to_numpy(dtype=object)
     reg_commune = reg["codeCommuneEtablissement"].to_numpy(dtype=object)
@@ -187,33 +176,38 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
 
     # (a) Candidates in the declared commune: every name of every open establishment there.
     names_by_commune = group_positions(reg_commune[name_rows])
-    for commune, b_idx in group_positions(b_commune).items():
+    for commune, b_all in group_positions(b_commune).items():
         if commune not in names_by_commune:
             continue
-        b_idx = b_idx[b_names[b_idx] != ""]
-        if len(b_idx) == 0:
+        b_all = b_all[b_names[b_all] != ""]
+        if len(b_all) == 0:
             continue
         n_idx = names_by_commune[commune]
         # Inside a commune, its own name identifies nothing: "MAIRIE DE X" is "MAIRIE" there.
         town = commune_words.get(commune, frozenset())
-        scores = process.cdist([without_words(x, town) for x in b_names[b_idx]],
-                               [without_words(x, town) for x in name_texts[n_idx]], scorer=fuzz.ratio,
-                               dtype=np.int32, workers=workers)
-        # Best name of each establishment: the max over its names.
+        choices = [without_words(x, town) for x in name_texts[n_idx]]
         e_rows = name_rows[n_idx]
-        uniq, inverse = np.unique(e_rows, return_inverse=True)
-        per_etab = np.full((len(b_idx), len(uniq)), -1, dtype=np.int32)
-        for j in range(len(n_idx)):
-            np.maximum(per_etab[:, inverse[j]], scores[:, j], out=per_etab[:, inverse[j]])
-        name_scores = per_etab * 10
-        # Keep the few best names per bulletin: address scoring of all pairs would be wasted work.
-        k = min(5, len(uniq))
-        top = np.argpartition(-name_scores, k - 1, axis=1)[:, :k]
-        bb = np.repeat(b_idx, k)
-        ee = uniq[top.ravel()]
-        ns = np.take_along_axis(name_scores, top, axis=1).ravel()
-        ad = _same_commune_address_scores(b_street[bb], b_number[bb], reg_street[ee], reg_number[ee])
-        offer(bb, ee, ns, ad)
+        order = np.argsort(e_rows, kind="stable")
+        uniq, starts = np.unique(e_rows[order], return_index=True)
+        # Chunks of bulletins bound the score matrices' memory, however large the town.
+        chunk = max(1, CHUNK_CELLS // max(1, len(choices)))
+        for lo in range(0, len(b_all), chunk):
+            b_idx = b_all[lo:lo + chunk]
+            scores = process.cdist([without_words(x, town) for x in b_names[b_idx]], choices, scorer=fuzz.ratio,
+                                   dtype=np.int32, workers=workers)
+            # Best name of each establishment: the max over its names (columns grouped by establishment).
+            name_scores = np.maximum.reduceat(scores[:, order], starts, axis=1) * 10
+            del scores
+            # Keep the best names per bulletin (every one tied with the 5th best, so that identical
+            # names are all scored on their address): scoring the addresses of all pairs is wasted work.
+            k = min(5, len(uniq))
+            kth = -np.partition(-name_scores, k - 1, axis=1)[:, k - 1]
+            rows, cols = np.nonzero(name_scores >= kth[:, None])
+            bb = b_idx[rows]
+            ee = uniq[cols]
+            ns = name_scores[rows, cols]
+            ad = _same_commune_address_scores(b_street[bb], b_number[bb], reg_street[ee], reg_number[ee])
+            offer(bb, ee, ns, ad)
 
     # (b) Exact name anywhere in the département(s) present.
     exact: dict[str, list[int]] = {}
@@ -236,6 +230,7 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
         ad = np.where(unknown, 34, np.where(same_postal, 32, 33))
         offer(bb_a, ee_a, np.full(len(bb_a), 1000, dtype=np.int16), ad.astype(np.int16))
 
+    best_class, best_name, best_addr, best_row, tied = _best_candidates(n, candidates, reg_siret)
     found = best_row >= 0
     check = ActivityCheck()
     activity = bulletins["ACTET_X"].to_numpy(dtype=object)
@@ -257,6 +252,35 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
             "NOTE_MCA_ADR_C": pd.array([int(s) if f else None for s, f in zip(best_addr, found)], dtype="Int8"),
         }
     )
+
+
+def _best_candidates(n: int, candidates, sirets: np.ndarray):
+    """Per bulletin, the best candidate (class, then name score, then address score) and whether
+    another establishment ties with it exactly."""
+    best_class = np.full(n, 0, dtype=np.int16)
+    best_name = np.full(n, 0, dtype=np.int16)
+    best_addr = np.full(n, 0, dtype=np.int16)
+    best_row = np.full(n, -1, dtype=np.int64)
+    tied = np.zeros(n, dtype=bool)
+    if not candidates:
+        return best_class, best_name, best_addr, best_row, tied
+    bb, ee, ns, ad = (np.concatenate(parts) for parts in zip(*candidates))
+    cls = CLASS_TABLE[name_level(ns), address_level(ad)].astype(np.int16)
+    order = np.lexsort((ee, ad, -ns.astype(np.int32), cls, bb))
+    bb, ee, ns, ad, cls = bb[order], ee[order], ns[order], ad[order], cls[order]
+    first = np.ones(len(bb), dtype=bool)
+    first[1:] = bb[1:] != bb[:-1]
+    idx = np.flatnonzero(first)
+    b = bb[idx]
+    best_class[b], best_name[b], best_addr[b], best_row[b] = cls[idx], ns[idx], ad[idx], ee[idx]
+    # A tie: the runner-up of the same bulletin has the same scores but another SIRET.
+    nxt = idx + 1
+    ok = nxt < len(bb)
+    nxt, b2, i2 = nxt[ok], b[ok], idx[ok]
+    same = (bb[nxt] == b2) & (cls[nxt] == cls[i2]) & (ns[nxt] == ns[i2]) & (ad[nxt] == ad[i2]) \
+        & (sirets[ee[nxt]] != sirets[ee[i2]])
+    tied[b2[same]] = True
+    return best_class, best_name, best_addr, best_row, tied
 
 
 def _same_commune_address_scores(b_street, b_number, e_street, e_number) -> np.ndarray:
@@ -289,11 +313,11 @@ def apply_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.Data
 
 def run_mca_on_directory(data_dir, split: str = "test", out=None) -> pd.DataFrame:
     """Re-run MCA on a split of a data directory; write ``CABBI;siret`` to ``out`` when given."""
-    from datathon.data import load_bulletins, load_communes, load_register
+    from datathon.data import load_bulletins, load_frame, load_register
 
     bulletins = load_bulletins(data_dir, split)
     register = load_register(data_dir)
-    communes = load_communes(data_dir)
+    communes = load_frame(data_dir, "communes.parquet")
     result = run_mca(bulletins, register, communes)
     sub = pd.DataFrame({"CABBI": result["CABBI"], "siret": result["SIRETC"]})
     if out is not None:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from datathon.naf import nomenclature
 from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, nullable_strings
-from datathon.text import simplify, upper_ascii
+from datathon.text import of_place, simplify, upper_ascii
 from datathon.world import vocabulary as V
 from datathon.world.geography import Departement
 from datathon.world.noise import MECHANISMS_BY_NAME
@@ -21,8 +21,10 @@ INTERNET_SHARE = 0.55  # share of bulletins collected on the internet (TYPCOL = 
 CLIENT_DIVISIONS = {"10", "16", "22", "25", "28", "31", "33", "41", "42", "43", "46", "47", "49", "52"}
 TEACHER_NAMES = ["EDUCATION NATIONALE", "EDUCATION NATIONALE", "EDUC NAT", "MINISTERE EDUCATION NATIONALE",
                  "EDUCATION NAT", "ENSEIGNEMENT PUBLIC"]
-TEACHER_ACTIVITIES = ["ENSEIGNEMENT", "ENSEIGNANT", "PROFESSEUR", "EDUCATION", "ENSEIGNEMENT SECONDAIRE",
-                      "PROFESSEUR DES ECOLES", "INSTITUTEUR"]
+PRIMARY_TEACHER_ACTIVITIES = ["ENSEIGNEMENT", "ENSEIGNANT", "EDUCATION", "PROFESSEUR DES ECOLES", "INSTITUTEUR",
+                              "ENSEIGNEMENT PRIMAIRE", "ECOLE"]
+SECONDARY_TEACHER_ACTIVITIES = ["ENSEIGNEMENT", "ENSEIGNANT", "PROFESSEUR", "EDUCATION", "ENSEIGNEMENT SECONDAIRE",
+                                "PROFESSEUR DE COLLEGE", "PROFESSEUR DE LYCEE"]
 GENERIC_ACTIVITIES = ["", "", "SERVICES", "COMMERCE", "INDUSTRIE", "BUREAU", "PRODUCTION", "ADMINISTRATIF",
                       "EMPLOYE", "DIVERS"]
 KEYBOARD = {c: n for c, n in zip("AZERTYUIOPQSDFGHJKLMWXCVBN",
@@ -39,6 +41,29 @@ INFORMAL_WORDS = ["ENTREPRISE", "GROUPE", "MAGASIN", "USINE", "SITE", "AGENCE", 
 LEGAL_FORM_WORDS = ["SARL", "SAS", "SA", "EURL", "STE", "SASU"]
 
 
+class LazyRecords:
+    """Rows of a frame as plain dicts (None for missing), made only for the rows asked for."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.columns = {c: _as_objects(frame[c]) for c in frame.columns}
+        self.cache: dict[int, dict] = {}
+
+    def __getitem__(self, i) -> dict:
+        i = int(i)
+        row = self.cache.get(i)
+        if row is None:
+            row = self.cache[i] = {c: v[i] for c, v in self.columns.items()}
+        return row
+
+
+def _as_objects(s: pd.Series) -> np.ndarray:
+    values = s.to_numpy(dtype=object)
+    if s.hasnans:
+        values = values.copy()
+        values[s.isna().to_numpy()] = None
+    return values
+
+
 class Declarer:
     """Turns (worker, establishment) pairs into bulletin rows, one mechanism at a time."""
 
@@ -47,8 +72,8 @@ class Declarer:
         self.rng = rng
         self.dep = dep
         self.reg = register
-        # Plain dicts with None for missing values: fast row access, no pandas NA in comparisons.
-        self.records = register.astype(object).where(register.notna(), None).to_dict("records")
+        # Plain dicts with None for missing values, built on demand: fast row access, no pandas NA.
+        self.records = LazyRecords(register)
         self.names = dict(zip(communes["code_commune"], communes["nom_commune"]))
         self.codes = communes["code_commune"].to_numpy()
         pop = communes["population"].to_numpy().astype(float)
@@ -112,7 +137,7 @@ class Declarer:
                 chars[i], chars[i + 1] = chars[i + 1], chars[i]
         return "".join(chars)
 
-    def written_commune(self, code: str, paper: bool) -> str:
+    def written_commune(self, code: str, paper: bool, noise: list[str]) -> str:
         name = upper_ascii(self.names[code])
         u = self.rng.random()
         if u < 0.35:
@@ -121,6 +146,8 @@ class Declarer:
             name = name.replace("SAINTE", "STE", 1) if name.startswith("SAINTE") else name.replace("SAINT", "ST", 1)
         if paper and self.rng.random() < 0.08:
             name = self.typo(name)
+            if "typos" not in noise:
+                noise.append("typos")
         return name
 
     def activity_text(self, naf: str) -> str:
@@ -178,21 +205,23 @@ class Declarer:
                 noise.append("education_nationale")
             elif kind == "municipal_service" and self.happens("mairie", paper):
                 town = upper_ascii(self.names[e["codeCommuneEtablissement"]]).replace("-", " ")
-                name = self.pick(["MAIRIE", "MAIRIE", f"MAIRIE DE {town}", f"VILLE DE {town}", f"COMMUNE DE {town}"])
+                name = self.pick(["MAIRIE", "MAIRIE", f"MAIRIE {of_place(town)}", f"VILLE {of_place(town)}",
+                                  f"COMMUNE {of_place(town)}"])
                 noise.append("mairie")
             elif kind == "dsden" and teacher and target is not e:
                 name = target["denominationUsuelleEtablissement"]
             if name is None:
                 name = self.base_name(target, paper, noise)
             if teacher:
-                activity = self.pick(TEACHER_ACTIVITIES)
+                activity = self.pick(PRIMARY_TEACHER_ACTIVITIES if kind == "dsden" else SECONDARY_TEACHER_ACTIVITIES)
             else:
                 activity = self.activity_text(target["activitePrincipaleEtablissement"])
             address = self.establishment_address(target)
             workplace = target["codeCommuneEtablissement"]
         if self.happens("blank_answer", paper) and e is not None:
             name = self.pick(V.UNUSABLE_ANSWERS)
-            noise.append("blank_answer")
+            # A blank answer hides whatever happened to the name before.
+            noise[:] = [m for m in noise if MECHANISMS_BY_NAME[m].level != "name"] + ["blank_answer"]
             truth = None
         if self.happens("vague_activity", paper):
             activity = self.pick(GENERIC_ACTIVITIES)
@@ -206,7 +235,7 @@ class Declarer:
             commune = home
             noise.append("home_commune")
         in_home = commune == home
-        clt = "" if in_home and self.rng.random() < 0.7 else self.written_commune(commune, paper)
+        clt = "" if in_home and self.rng.random() < 0.7 else self.written_commune(commune, paper, noise)
         row = {
             "RS_X": self.case(name, paper),
             "ACTET_X": self.case(activity, paper),
@@ -314,7 +343,7 @@ class Declarer:
             word = self.pick(INFORMAL_WORDS)
             return f"{word} {name}" if self.rng.random() < 0.6 else f"{name} {word}"
         town = upper_ascii(self.names.get(e["codeCommuneEtablissement"], "")).replace("-", " ")
-        return f"{name} {town}".strip()
+        return name if town in name else f"{name} {town}".strip()
 
     def establishment_address(self, e: dict) -> dict:
         return {

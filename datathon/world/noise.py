@@ -22,7 +22,7 @@ class Mechanism:
 
 MECHANISMS: list[Mechanism] = [
     # register
-    Mechanism("homonym_nearby", "register", 0.15, 0.15,
+    Mechanism("homonym_nearby", "register", 0.25, 0.25,
               "a business takes the name of a business of the same trade in an adjacent commune"),
     Mechanism("closed_distractor", "register", 0.18, 0.18,
               "a closed establishment (moved, or a ceased business of the same name) stays in the register"),

@@ -31,7 +31,7 @@ import pandas as pd
 from datathon.luhn import with_luhn_key
 from datathon.naf import nomenclature
 from datathon.schema import ETABLISSEMENTS, TRANCHES, nullable_strings
-from datathon.text import upper_ascii
+from datathon.text import of_place, upper_ascii
 from datathon.world import vocabulary as V
 from datathon.world.geography import Departement
 
@@ -170,10 +170,12 @@ class RegisterBuilder:
             )
         self.ax = addresses["x"].to_numpy()
         self.ay = addresses["y"].to_numpy()
+        self.arep = addresses["rep"].fillna("").to_numpy(dtype=object)
         self.neighbours = adjacency.groupby("code_commune")["code_commune_adjacente"].apply(list).to_dict()
         self.rows: list[dict] = []
         # Local SIRENs come from this département's own range, without repetition.
-        self._siren_pool = with_luhn_key((dep.index + 1) * 1_000_000 + rng.permutation(1_000_000)[:capacity], 9)
+        # SIRENs never start with 0: each département draws from its own block of 8-digit bodies.
+        self._siren_pool = with_luhn_key(20_000_000 + dep.index * 700_000 + rng.permutation(700_000)[:capacity], 9)
         self._siren_next = 0
         self._national_nic: dict[str, int] = {}
         self._tranche_cdf = {k: (list(p), np.cumsum(list(p.values())) / sum(p.values()))
@@ -207,7 +209,7 @@ class RegisterBuilder:
             row += k
         return {
             "numeroVoieEtablissement": number,
-            "indiceRepetitionEtablissement": "B" if number and self.rng.random() < 0.015 else None,
+            "indiceRepetitionEtablissement": _REP_CODES.get(self.arep[row]) if number else None,
             "typeVoieEtablissement": None if types[i] == "LD" else types[i],
             "libelleVoieEtablissement": labels[i],
             "codePostalEtablissement": self.commune_postal[code_commune],
@@ -281,10 +283,10 @@ class RegisterBuilder:
         for c in self.communes.itertuples(index=False):
             name = upper_ascii(c.nom_commune).replace("-", " ").replace("'", " ")
             siren = self.new_siren()
-            legal = self.legal(f"COMMUNE DE {name}", categorie="7210", naf="84.11Z")
+            legal = self.legal(f"COMMUNE {of_place(name)}", categorie="7210", naf="84.11Z")
             staff = max(1, int(c.population * 0.02))
             self.add(siren=siren, nic=1, commune=c.code_commune, naf="84.11Z", kind="mairie",
-                     known_name=f"MAIRIE DE {name}", tranche=_band(staff), headcount=staff, legal=legal,
+                     known_name=f"MAIRIE {of_place(name)}", tranche=_band(staff), headcount=staff, legal=legal,
                      usual="MAIRIE", siege=True, central=True)
             services = []
             if c.population >= 1200:
@@ -316,7 +318,7 @@ class RegisterBuilder:
                              legal=self.legal(school, categorie="7331", naf=naf), siege=True)
             # Hospitals and care homes.
             if c.code_commune == chef_lieu:
-                chu = f"CENTRE HOSPITALIER UNIVERSITAIRE DE {name}"
+                chu = f"CENTRE HOSPITALIER UNIVERSITAIRE {of_place(name)}"
                 legal_chu = self.legal(chu, sigle="CHU", categorie="7364", naf="86.10Z")
                 sites = [("CHU " + name, 0.5), ("HOPITAL " + self.pick(V.PERSONS), 0.3), ("HOPITAL SUD", 0.2)]
                 total = int(self.communes["population"].sum() * 0.015)
@@ -335,7 +337,7 @@ class RegisterBuilder:
                          usual="DIRECTION DES SERVICES DEPARTEMENTAUX DE L EDUCATION NATIONALE",
                          legal=self.legal("MINISTERE DE L EDUCATION NATIONALE", categorie="7120", naf="84.12Z"))
             elif c.population >= 12000:
-                hosp = f"CENTRE HOSPITALIER DE {name}"
+                hosp = f"CENTRE HOSPITALIER {of_place(name)}"
                 staff = int(c.population * 0.03)
                 self.add(siren=self.new_siren(), nic=1, commune=c.code_commune, naf="86.10Z", kind="hospital",
                          known_name=hosp, tranche=_band(staff), headcount=staff, siege=True,
@@ -373,7 +375,7 @@ class RegisterBuilder:
                     continue
                 self.add(siren=bank.siren, nic=self.national_nic(bank.siren), commune=c.code_commune, naf=bank.naf,
                          kind="bank", known_name=bank.name, tranche=self.tranche(bank.tranches), central=True,
-                         sign=f"AGENCE DE {town}" if self.rng.random() < 0.3 else None,
+                         sign=f"AGENCE {of_place(town)}" if self.rng.random() < 0.3 else None,
                          legal=self.legal(bank.legal_name, sigle=_initials(bank.legal_name),
                                           categorie=bank.categorie, naf=bank.naf))
             for agency in national.temp_agencies:
@@ -405,12 +407,12 @@ class RegisterBuilder:
                 else f"{self.pick(V.BRAND_START)} {self.pick(V.BRAND_END)}"
         else:
             word = self.pick(trade) if trade else self.pick(V.BRAND_END)
-            legal = f"{word} DE {town}" if self.rng.random() < 0.5 else f"{word} {self.pick(V.BRAND_START)}"
+            legal = f"{word} {of_place(town)}" if self.rng.random() < 0.5 else f"{word} {self.pick(V.BRAND_START)}"
         sign = None
         if division in ("47", "56", "55", "96", "10", "45") and self.rng.random() < 0.55:
             noun = self.pick(V.SHOP_NOUNS)
             sign = self.pick([f"LE {self.pick(V.SHOP_ADJECTIVES)} {noun}", f"AU {noun}",
-                              f"{self.pick(trade) if trade else 'MAISON'} DU {noun}", f"L {noun} {town}"])
+                              f"{self.pick(trade) if trade else 'MAISON'} DU {noun}", f"LE {noun} {town}"])
         return legal, sign
 
     def independents(self, n_target: int) -> None:
@@ -480,20 +482,20 @@ class RegisterBuilder:
         for i, r in enumerate(self.rows):
             if r["_kind"] == "independent":
                 by_key.setdefault((r["codeCommuneEtablissement"], r["activitePrincipaleEtablissement"][:2]), []).append(i)
+        originals = {i: {col: r[col] for col in HOMONYM_COLUMNS} for i, r in enumerate(self.rows)
+                     if r["_kind"] == "independent"}
         for i, r in enumerate(self.rows):
             if r["_kind"] != "independent" or per_siren[r["siren"]] > 1 \
                     or self.rng.random() >= self.rates["homonym_nearby"]:
                 continue
-            for nb in self.neighbours.get(r["codeCommuneEtablissement"], []):
+            neighbours = list(self.neighbours.get(r["codeCommuneEtablissement"], []))
+            self.rng.shuffle(neighbours)
+            for nb in neighbours:
                 pool = [j for j in by_key.get((nb, r["activitePrincipaleEtablissement"][:2]), [])
                         if per_siren[self.rows[j]["siren"]] == 1]
                 if pool:
-                    src = self.rows[self.pick(pool)]
-                    for col in ("denominationUniteLegale", "nomUniteLegale", "prenom1UniteLegale",
-                                "categorieJuridiqueUniteLegale", "sigleUniteLegale", "_known_name"):
-                        r[col] = src[col]
-                    r["_sign"] = src["_sign"]
-                    r["enseigne1Etablissement"] = src["enseigne1Etablissement"]
+                    # Copy a name as it was first drawn, never one already copied: no pile-ups.
+                    r.update(originals[self.pick(pool)])
                     break
 
     def closed_distractors(self) -> None:
@@ -523,6 +525,7 @@ class RegisterBuilder:
             else:  # a ceased business of the same name
                 closed["siren"] = self.new_siren()
                 closed["nic"] = 1
+                closed["etablissementSiege"] = "true"
                 closed["_kind"] = "closed_ceased"
             self.rows.append(closed)
 
@@ -545,6 +548,9 @@ class RegisterBuilder:
         return out
 
 
+HOMONYM_COLUMNS = ("denominationUniteLegale", "nomUniteLegale", "prenom1UniteLegale", "categorieJuridiqueUniteLegale",
+                   "sigleUniteLegale", "_known_name", "_sign", "enseigne1Etablissement")
+_REP_CODES = {"bis": "B", "ter": "T", "quater": "Q"}  # BAN spelling → Sirene's index
 _SURNAME_CDF = np.cumsum(1.0 / np.arange(1, len(V.SURNAME_POOL) + 1) ** 0.75)
 _SURNAME_CDF /= _SURNAME_CDF[-1]
 _LEGAL_FORM_CDF = np.cumsum([f[2] for f in V.LEGAL_FORMS]) / sum(f[2] for f in V.LEGAL_FORMS)
@@ -575,7 +581,7 @@ def build_register(rng: np.random.Generator, dep: Departement, communes: pd.Data
                    n_establishments: int, rates: dict) -> pd.DataFrame:
     """The register of one département: about ``n_establishments`` rows, open and closed."""
     b = RegisterBuilder(rng, dep, communes, streets, addresses, adjacency, rates,
-                        capacity=min(1_000_000, 2 * n_establishments + 10_000))
+                        capacity=min(700_000, 2 * n_establishments + 10_000))
     b.public_sector(national)
     b.national_networks(national)
     n_open = int(round(n_establishments / (1 + rates["closed_distractor"])))

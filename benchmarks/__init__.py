@@ -1,0 +1,1 @@
+"""Benchmarks of the kit: each module is runnable as `python -m benchmarks.<name>`."""

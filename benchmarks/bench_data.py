@@ -36,6 +36,7 @@ def measure(scale: str, keep: bool = False) -> dict:
         "establishments": manifest["rows"]["etablissements.parquet"],
         "bulletins": manifest["rows"]["bulletins_train.parquet"] + manifest["rows"]["bulletins_test.parquet"],
         "output_mib": round(size / 2**20, 1),
+        "load_average_1min_at_end": m["load_average_1min_at_end"],
         "mca_test": manifest["mca"]["test"],
     }
     if scale in TARGETS:

@@ -70,4 +70,6 @@ def run_measured(cmd: list[str], interval: float = 0.25, env: dict | None = None
     code = proc.wait()
     done.set()
     t.join()
-    return {"returncode": code, "seconds": round(time.perf_counter() - start, 1), "peak_rss_gib": round(peak / 2**30, 2)}
+    return {"returncode": code, "seconds": round(time.perf_counter() - start, 1), "peak_rss_gib": round(peak / 2**30, 2),
+            # Shared machines: the load says whether other work competed for the cores meanwhile.
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2)}

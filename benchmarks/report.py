@@ -12,9 +12,10 @@ def _machine(m: dict) -> str:
 
 def _data_section(r: dict) -> list[str]:
     lines = ["## Generating the world (`make bench-data`)", "",
-             f"Measured {r['measured_at']} on {_machine(r['machine'])}. Seed {r['seed']}.", "",
-             "| scale | establishments | bulletins | wall time | peak memory | output | MCA coded | MCA precision | target |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             f"Measured {r['measured_at']} on {_machine(r['machine'])}. Seed {r['seed']}. "
+             "The 1-minute load average at the end of each run says whether other work shared the 2 cores.", "",
+             "| scale | establishments | bulletins | wall time | peak memory | output | MCA coded | MCA precision | load at end | target |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for scale, s in r["scales"].items():
         t = s.get("targets")
         target = "" if not t else (f"≤ {t['seconds'] // 60} min, ≤ {t['peak_rss_gib']:g} GiB: "
@@ -22,7 +23,7 @@ def _data_section(r: dict) -> list[str]:
         mca = s.get("mca_test", {})
         lines.append(f"| {scale} | {s['establishments']:,} | {s['bulletins']:,} | {s['seconds']:,.1f} s "
                      f"| {s['peak_rss_gib']:.2f} GiB | {s['output_mib']:,.1f} MiB | {mca.get('coding_rate', 0):.1%} "
-                     f"| {mca.get('precision', 0):.1%} | {target} |")
+                     f"| {mca.get('precision', 0):.1%} | {s.get('load_average_1min_at_end', '?')} | {target} |")
     return lines + [""]
 
 

@@ -18,7 +18,7 @@ ENVIRONMENT = ROOT / "environment.yml"
 #: Conda-only entries that have no counterpart in pyproject's dependencies.
 CONDA_ONLY = {"python"}
 #: Lines allowed without a "# why" comment: the interpreter needs no justification.
-NO_COMMENT_NEEDED = {"python"}
+NO_COMMENT_NEEDED: set[str] = set()
 
 PIP_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;,]+)\s*$")
 CONDA_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==?\s*([^\s=<>!,|*]+)\s*$")

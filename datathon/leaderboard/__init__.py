@@ -1,0 +1,61 @@
+"""The live leaderboard: event directories, team tokens, quotas, public/private scores, a page.
+
+Modules, one job each:
+
+- :mod:`~datathon.leaderboard.service`: the Python API (``init_event``, ``add_team``,
+  ``submit_file`` / ``submit_frame``, ``standings``, ``reveal``); the CLI and the server only
+  forward to it;
+- :mod:`~datathon.leaderboard.store`: the SQLite database (WAL, atomic quota, hashed tokens);
+- :mod:`~datathon.leaderboard.split`: the salted-hash public/private split;
+- :mod:`~datathon.leaderboard.plot`: score-over-time series (and a matplotlib figure);
+- :mod:`~datathon.leaderboard.server`: the Tornado page, JSON API and submission endpoint;
+- :mod:`~datathon.leaderboard.client`: ``datathon.submit(...)``, the notebook helper.
+
+This module stays import-light (no pandas): ``datathon.submit`` is re-exported from it.
+"""
+from __future__ import annotations
+
+from datathon.errors import UserError
+
+#: Where ``datathon serve`` listens by default: loopback, so nothing is exposed by accident.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+#: Largest request body the server accepts; the same default as the scorer's file limit, so that
+#: a campaign-scale submission (1.7 M rows) fits.
+DEFAULT_MAX_BODY_BYTES = 200_000_000
+
+#: Why a submission was refused; the server maps each reason to an HTTP status.
+REASONS = {
+    "bad_file": 400,  # the predictions do not validate
+    "bad_request": 400,  # the request itself is malformed (no team, ...)
+    "bad_token": 401,  # unknown team, wrong token, or another team's token
+    "closed": 409,  # the event has been revealed: no more submissions
+    "too_large": 413,  # the request body is over the server's limit
+    "quota": 429,  # the team's daily quota is used up
+    "unreachable": 503,  # (client side) the server could not be reached
+    "server_error": 500,  # (client side) the server failed
+}
+
+
+class SubmissionRefused(UserError):
+    """A submission the leaderboard did not record, with a one-line reason.
+
+    ``reason`` is a key of :data:`REASONS`. In a notebook the error shows as its one line, without
+    a traceback (IPython calls :meth:`_render_traceback_`), because the traceback of a refused
+    file is noise to a participant: the message says what to fix.
+    """
+
+    def __init__(self, message: str, reason: str = "bad_file", exit_code: int = 2) -> None:
+        # One line, always: the CLI, the page and the notebook all print it as such.
+        message = " ".join(str(message).split())
+        super().__init__(message, exit_code=exit_code)
+        self.reason = reason
+
+    def __reduce__(self):  # keep ``reason`` across processes (multiprocessing pickles errors)
+        return (type(self), (self.message, self.reason, self.exit_code))
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31mSubmissionRefused\x1b[0m: {self.message}"]
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "REASONS", "SubmissionRefused"]

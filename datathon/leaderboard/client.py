@@ -1,0 +1,196 @@
+"""``datathon.submit``: submit predictions from a notebook, to a local event or to a server.
+
+::
+
+    import datathon
+    result = datathon.submit(predictions, team="Les Sirènes", token=TOKEN, server="http://10.0.0.5:8765")
+    result["public_score"], result["rank"]
+
+``predictions`` is a DataFrame (``CABBI``, ``siret``, optional ``score`` / ``rank``) or the path
+of a CSV file. With ``event=DIR`` the submission is scored and recorded in that event directory
+(the embedded mode: one machine, no server); with ``server=URL`` it is posted to
+``datathon serve``. Exactly one of the two.
+
+Anything that stops a submission (a bad frame, a wrong token, the quota, the server being
+unreachable) raises :class:`~datathon.leaderboard.SubmissionRefused`, whose message is one line
+and which a notebook shows without a traceback.
+
+This module imports only the standard library at load time (pandas comes with the event mode), so
+``import datathon`` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from datathon.errors import UserError
+from datathon.leaderboard import REASONS, SubmissionRefused
+
+#: Seconds to wait for the server's answer: scoring a campaign-scale file takes a few seconds,
+#: uploading 200 MB on a room's Wi-Fi takes longer.
+DEFAULT_TIMEOUT = 600
+
+
+class SubmissionResult(dict):
+    """The answer to a submission: a dict (``result["rank"]``) that reads well in a notebook."""
+
+    def summary(self) -> str:
+        """One line: submission id, public score, team score and rank, quota left."""
+        parts = [f"submission {self.get('submission')} for team {self.get('team')!r}:",
+                 f"public success rate {_pct(self.get('public_score'))}"]  # fmt: skip
+        if self.get("team_score") is not None and self.get("team_score") != self.get("public_score"):
+            parts.append(f"(team score {_pct(self.get('team_score'))})")
+        if self.get("rank") is not None:
+            parts.append(f"· rank {self['rank']} of {self.get('n_ranked')}")
+        if self.get("mca_public_score") is not None:
+            parts.append(f"· MCA {_pct(self['mca_public_score'])}")
+        if self.get("remaining_today") is not None:
+            parts.append(f"· {self['remaining_today']} submission(s) left today")
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        if self.get("duplicate_of"):
+            lines.append(f"note: same file as your submission {self['duplicate_of']}")
+        lines += [f"warning: {w}" for w in self.get("warnings", [])]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython's plain-text display
+        p.text(str(self) if not cycle else "SubmissionResult(...)")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(_fmt(v))}</td></tr>"
+            for k, v in self.get("public", {}).items()
+            if not isinstance(v, dict)
+        )
+        notes = "".join(f"<li>{html.escape(w)}</li>" for w in self.get("warnings", []))
+        if self.get("duplicate_of"):
+            notes += f"<li>same file as your submission {int(self['duplicate_of'])}</li>"
+        return (
+            f"<p><b>{html.escape(self.summary())}</b></p>"
+            f"<table><caption style='text-align:left'>public part</caption>{rows}</table>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+        )
+
+
+def submit(
+    predictions: Any,
+    *,
+    team: str,
+    token: str,
+    event: str | os.PathLike | None = None,
+    server: str | None = None,
+    filename: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> SubmissionResult:
+    """Submit ``predictions`` for ``team``; return the public metrics and the current rank.
+
+    ``predictions``: a pandas DataFrame or the path of a CSV file. ``event``: an event directory
+    (local mode) or ``server``: the leaderboard's URL, e.g. ``http://127.0.0.1:8765`` (exactly one).
+    ``filename``: the name shown for a DataFrame (a file shows its own name).
+
+    Raises :class:`~datathon.leaderboard.SubmissionRefused` with a one-line reason otherwise.
+    """
+    if (event is None) == (server is None):
+        raise SubmissionRefused("give exactly one of event=DIR (local) or server=URL", reason="bad_request")
+    if event is not None:
+        return SubmissionResult(_submit_local(predictions, team=team, token=token, event=event))
+    return SubmissionResult(
+        _submit_http(predictions, team=team, token=token, server=str(server), filename=filename, timeout=timeout)
+    )
+
+
+def _submit_local(predictions: Any, *, team: str, token: str, event: Any) -> dict[str, Any]:
+    from datathon.leaderboard import service
+
+    try:
+        if _is_frame(predictions):
+            return service.submit_frame(event, predictions, team=team, token=token)
+        if isinstance(predictions, (str, os.PathLike)):
+            return service.submit_file(event, predictions, team=team, token=token)
+    except SubmissionRefused:
+        raise
+    except UserError as err:  # e.g. not an event directory: still one line
+        raise SubmissionRefused(err.message, reason="bad_request") from None
+    raise SubmissionRefused(_what_is_it(predictions), reason="bad_file")
+
+
+def _submit_http(
+    predictions: Any, *, team: str, token: str, server: str, filename: str | None, timeout: float
+) -> dict[str, Any]:
+    # Imported here: urllib.request pulls in ssl and http.client, which `import datathon` skips.
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    if _is_frame(predictions):
+        body = predictions.to_csv(sep=";", index=False).encode("utf-8")
+        filename = filename or "dataframe.csv"
+    elif isinstance(predictions, (str, os.PathLike)):
+        path = Path(predictions)
+        if not path.is_file():
+            raise SubmissionRefused(f"no such file: {path}", reason="bad_file")
+        body = path.read_bytes()
+        filename = filename or path.name
+    else:
+        raise SubmissionRefused(_what_is_it(predictions), reason="bad_file")
+    if not isinstance(token, str) or not token.strip():
+        raise SubmissionRefused(f"no token given for team {team!r}", reason="bad_token")
+    base = server if "://" in server else f"http://{server}"
+    query = urllib.parse.urlencode({"team": team, "filename": filename})
+    url = base.rstrip("/") + "/api/submit?" + query
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token.strip()}",
+            "Content-Type": "text/csv; charset=utf-8",
+            "Accept": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as err:
+        raise _refusal_from_http(err) from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise SubmissionRefused(f"cannot reach the leaderboard at {base}: {reason}", reason="unreachable") from None
+    except ValueError as err:  # not JSON: not our server
+        raise SubmissionRefused(f"{base} did not answer like a datathon leaderboard ({err})", reason="server_error") from None
+
+
+def _refusal_from_http(err: Any) -> SubmissionRefused:
+    """The server's JSON error as a refusal (or, for a non-JSON answer, its HTTP status)."""
+    try:
+        payload = json.loads(err.read().decode("utf-8"))
+        message, reason = str(payload["error"]), str(payload.get("reason", "bad_file"))
+    except Exception:
+        message = f"the leaderboard answered HTTP {err.code} {err.reason}"
+        reason = next((k for k, v in REASONS.items() if v == err.code), "server_error")
+    return SubmissionRefused(message, reason=reason)
+
+
+def _is_frame(obj: Any) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "to_csv")
+
+
+def _what_is_it(obj: Any) -> str:
+    return f"predictions must be a pandas DataFrame or the path of a CSV file, not {type(obj).__name__}"
+
+
+def _pct(x: Any) -> str:
+    return "–" if x is None else f"{100 * float(x):.2f} %"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "–" if v is None else str(v)

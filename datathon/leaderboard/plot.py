@@ -1,0 +1,126 @@
+"""Scores over time per team, with MCA as the reference line.
+
+Two consumers share :func:`series`:
+
+- the projected page draws it itself in plain JavaScript/SVG (``static/leaderboard.js``): no
+  image to regenerate every 10 seconds, crisp at any projector resolution, nothing from a CDN;
+- :func:`figure` draws the same series with matplotlib, for the instructor's notebook or the
+  after-event report (``figure(service.board(EV)).savefig("scores.svg")``).
+
+A team's line is its *counted* score after each submission (the running best public score under
+rule ``best``, the latest under ``last``); each submission is also a dot at its own score, so a
+team that submits a worse file shows a dot below its line.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+#: Twelve colours that stay distinct on a projector (Tableau 10 plus two); beyond twelve teams
+#: the page also varies the dash pattern.
+PALETTE = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#8c564b",
+)  # fmt: skip
+
+
+def counted_submission(subs: Sequence[Mapping[str, Any]], rule: str) -> Mapping[str, Any] | None:
+    """Which of a team's submissions (in submission order) counts under ``rule``; None if none.
+
+    ``best``: the highest public score, the earliest of equals. ``last``: the latest.
+    The choice never looks at private scores.
+    """
+    if not subs:
+        return None
+    if rule == "last":
+        return subs[-1]
+    best = subs[0]
+    for s in subs[1:]:
+        if s["public_score"] > best["public_score"]:
+            best = s
+    return best
+
+
+def series(
+    teams: Iterable[Any], subs: Sequence[Mapping[str, Any]], rule: str, *, revealed: bool, reference: Mapping
+) -> dict[str, Any]:
+    """Per-team points ``{id, t, score, counted}`` on the part that ranks (public, or private after
+    the reveal), plus the reference (MCA) score on that part.
+
+    ``counted`` after each submission uses :func:`counted_submission` on the submissions so far,
+    so the line is exactly what the ranking table showed at that moment.
+    """
+    part = "private_score" if revealed else "public_score"
+    by_team: dict[int, list] = {}
+    for s in subs:
+        by_team.setdefault(s["team_id"], []).append(s)
+    out = []
+    for team in teams:
+        own = by_team.get(team.id, [])
+        points = []
+        best = None
+        for s in own:
+            if rule == "last" or best is None or s["public_score"] > best["public_score"]:
+                best = s
+            points.append({"id": s["id"], "t": s["submitted_at"], "score": s[part], "counted": best[part]})
+        out.append({"team_id": team.id, "team": team.name, "points": points})
+    return {
+        "part": "private" if revealed else "public",
+        "reference": reference.get(part),
+        "teams": out,
+    }
+
+
+def figure(board: Mapping[str, Any], *, ax: Any = None) -> Any:
+    """A matplotlib figure of ``board["plot"]`` (as returned by ``service.board``).
+
+    Matplotlib is imported here only: the server and the CLI never need it. Pass ``ax`` to draw
+into an existing axes.
+    """
+    import datetime as dt
+
+    # A bare Figure, not pyplot: no GUI backend is touched, so this works in the server, in CI
+    # and in a notebook (where Jupyter displays the returned figure) alike.
+    from matplotlib.figure import Figure
+
+    data = board["plot"]
+    if ax is None:
+        fig = Figure(figsize=(11, 6), dpi=100, layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ranked = {r["team_id"]: r["rank"] for r in board.get("teams", [])}
+    for i, team in enumerate(data["teams"]):
+        if not team["points"]:
+            continue
+        times = [dt.datetime.fromisoformat(p["t"]) for p in team["points"]]
+        color = PALETTE[(team["team_id"] - 1) % len(PALETTE)]
+        dashes = (None, (6, 1.5, 1.5, 1.5), (1.5, 1.5))[((team["team_id"] - 1) // len(PALETTE)) % 3]
+        label = team["team"] if ranked.get(team["team_id"]) is None else f"{ranked[team['team_id']]}. {team['team']}"
+        (line,) = ax.step(
+            times, [100 * p["counted"] for p in team["points"]], where="post", color=color, lw=2.2, label=label
+        )
+        if dashes:
+            line.set_dashes(dashes)
+        ax.plot(times, [100 * p["score"] for p in team["points"]], "o", color=color, ms=3.5, alpha=0.7)
+    if data.get("reference") is not None:
+        ax.axhline(100 * data["reference"], color="#333333", ls="--", lw=1.5)
+        ax.annotate(
+            f"MCA {100 * data['reference']:.1f} %",
+            xy=(1, data["reference"] * 100), xycoords=("axes fraction", "data"),
+            xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=10,
+        )  # fmt: skip
+    ax.set_ylabel(f"success rate, {data['part']} part (%)")
+    ax.grid(True, alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        order = sorted(range(len(labels)), key=lambda k: (not labels[k][:1].isdigit(), _rank_of(labels[k])))
+        ax.legend([handles[k] for k in order], [labels[k] for k in order], loc="center left",
+                  bbox_to_anchor=(1.01, 0.5), frameon=False)  # fmt: skip
+    fig.autofmt_xdate()
+    return fig
+
+
+def _rank_of(label: str) -> int:
+    head = label.split(".", 1)[0]
+    return int(head) if head.isdigit() else 10**6

@@ -1,0 +1,835 @@
+"""The leaderboard's Python API: what the CLI, the web server and ``datathon.submit`` call.
+
+An *event directory* holds everything about one event::
+
+    EV/
+      event.json          the configuration (data directory, quota, public share, rule, ...)
+      salt                the secret of the public/private split (never shown to participants)
+      truth.parquet       a copy of the test truth, with the split precomputed (column PUBLIC)
+      leaderboard.sqlite  teams (hashed tokens) and scored submissions, WAL mode
+
+The truth is *copied* so that an event's scores stay reproducible even if the data directory is
+regenerated afterwards; the register is *referenced* (``data``): a coded SIRET absent from it
+counts as wrong, with a warning (if the data directory has gone, scoring goes on without it).
+
+Life cycle: :func:`init_event` → :func:`add_team` (one per team) → :func:`submit_file` /
+:func:`submit_frame` (many) → :func:`standings` (any time) → :func:`reveal` (once, at the end).
+
+Guarantees:
+
+- a refused submission (bad file, bad token, quota, event over) writes nothing at all: every event
+  file keeps its bytes and modification time (see :mod:`datathon.leaderboard.store`);
+- the daily quota is checked and the submission inserted in one ``BEGIN IMMEDIATE`` transaction;
+- private scores are stored from the first submission but returned by nothing before the reveal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import unicodedata
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from datathon.errors import UserError
+from datathon.leaderboard import SubmissionRefused
+from datathon.leaderboard import plot as _plot
+from datathon.leaderboard.split import make_salt, public_mask
+from datathon.leaderboard.store import Store, Team, hash_token, team_key, token_matches
+
+EVENT_FILE = "event.json"
+SALT_FILE = "salt"
+TRUTH_FILE = "truth.parquet"
+DB_FILE = "leaderboard.sqlite"
+EVENT_FORMAT = "datathon-event"
+EVENT_VERSION = 1
+
+RULES = ("best", "last")
+DEFAULT_QUOTA = 5  # per team and per day, as on Kaggle: enough to iterate, too few to probe the public part
+DEFAULT_PUBLIC_SHARE = 0.5
+DEFAULT_RULE = "best"
+#: The metric that ranks teams (DESIGN.md §6: *taux de codages réussis*).
+RANKING_METRIC = "success_rate"
+#: The incumbent system's name on the board.
+REFERENCE_NAME = "MCA"
+#: Metric breakdowns kept for the instructor only (they describe the synthetic noise model).
+INSTRUCTOR_ONLY_METRICS = ("by_noise",)
+MAX_TEAM_NAME = 60
+MAX_FILENAME = 200
+
+
+# ---------------------------------------------------------------------------------------------
+# the event directory
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """``event.json``: fixed at ``init``; the reveal is recorded in the database, not here."""
+
+    name: str
+    data: str  # absolute path of the data directory the truth was copied from
+    split: str
+    quota: int
+    public_share: float
+    rule: str
+    created: str
+    truth_sha256: str
+    n_bulletins: int
+    n_public: int
+    n_private: int
+    format: str = EVENT_FORMAT
+    version: int = EVENT_VERSION
+
+
+class Event:
+    """An opened event directory. Caches the truth and the register's SIRETs once loaded.
+
+    The web server keeps one instance for its lifetime (so each submission is scored without
+    re-reading the truth); the CLI opens one per command.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._lock = threading.Lock()  # the server's worker threads share the caches
+        self._load()
+
+    def _load(self) -> None:
+        self.config = _read_config(self.path)
+        self._stamp = _stamp(self.path / EVENT_FILE)
+        self.store = Store(self.path / DB_FILE)
+        if not self.store.path.is_file():
+            raise UserError(f"{self.path} is not a complete event directory: {DB_FILE} is missing")
+        self._truth: pd.DataFrame | None = None
+        self._register: Register | None = None
+
+    def refresh(self) -> Event:
+        """Forget the caches if the event was re-created (``init --force``) since they were filled.
+
+        A long-running server holds one Event; without this check it would go on scoring against
+        the old event's truth and split. One ``stat`` per request: negligible.
+        """
+        with self._lock:
+            if _stamp(self.path / EVENT_FILE) != self._stamp:
+                self._load()
+        return self
+
+    def __repr__(self) -> str:
+        return f"Event({str(self.path)!r})"
+
+    @property
+    def truth(self) -> pd.DataFrame:
+        """The test truth with its ``PUBLIC`` column (read once)."""
+        with self._lock:
+            if self._truth is None:
+                self._truth = pd.read_parquet(self.path / TRUTH_FILE)
+            return self._truth
+
+    @property
+    def register(self) -> Register:
+        """The register's SIRETs, prepared for scoring (read once)."""
+        truth = self.truth
+        with self._lock:
+            if self._register is None:
+                self._register = Register.load(Path(self.config.data), truth)
+            return self._register
+
+    def preload(self) -> None:
+        """Load the truth and the register now (the server does it before accepting requests)."""
+        _ = self.truth, self.register
+
+
+def _event(event: str | Path | Event) -> Event:
+    return event.refresh() if isinstance(event, Event) else Event(event)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _read_config(path: Path) -> EventConfig:
+    config_file = path / EVENT_FILE
+    if not config_file.is_file():
+        hint = f"create it with `datathon leaderboard init --event {path} --data DIR`"
+        if not path.exists():
+            raise UserError(f"no event directory at {path}: {hint}")
+        raise UserError(f"{path} is not an event directory (no {EVENT_FILE}): {hint}")
+    try:
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+        if raw.get("format") != EVENT_FORMAT:
+            raise ValueError(f"format is {raw.get('format')!r}")
+        if raw.get("version") != EVENT_VERSION:
+            raise ValueError(f"version {raw.get('version')!r}, this kit reads version {EVENT_VERSION}")
+        return EventConfig(**raw)
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{config_file} is not a valid event configuration: {err}") from None
+
+
+@dataclass(frozen=True)
+class Register:
+    """The register's SIRETs, as int64, prepared once so that scoring stays fast.
+
+    Passing the whole register (8.5 M SIRETs at campaign scale) to each scoring costs ~2 s a time,
+    for a check that can only change a result where the coded SIRET equals the true one. So:
+
+    - ``for_parts`` is what the public and private parts are scored with: None when every true
+      SIRET is in the register (then "in the register" never changes a correct coding), else only
+      the true SIRETs that are in it (the same answer, on a much smaller set);
+    - ``sorted`` (the whole register) finds, in one vectorised lookup, whether a submission codes
+      any SIRET absent from the register; only then is the full check run, for its warning.
+    """
+
+    sorted: np.ndarray | None
+    for_parts: np.ndarray | None
+
+    @classmethod
+    def load(cls, data: Path, truth: pd.DataFrame) -> Register:
+        from datathon import evaluate
+
+        try:
+            register = evaluate._register_sirets(data)  # int64, read and converted once
+        except Exception:  # an unreadable register only costs the check, never a submission
+            register = None
+        if register is None:
+            return cls(None, None)
+        ordered = _sorted_unique(register)
+        true, _ = evaluate._siret_ints(truth["SIRET_DEC"])
+        true = _sorted_unique(true[true >= 0])
+        listed = _in_all_sorted(ordered, true)  # both sorted
+        return cls(ordered, None if listed.all() else true[listed])
+
+    def absent(self, sirets: np.ndarray) -> bool:
+        """Is any of these int64 SIRETs (-1 = not coded) missing from the register?"""
+        if self.sorted is None:
+            return False
+        coded = np.sort(sirets[sirets >= 0])
+        return bool(len(coded)) and not _in_all_sorted(self.sorted, coded).all()
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting: numpy's hash-based unique takes seconds on 8.5 M int64."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def _in_all_sorted(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which of the *sorted* ``values`` are in the sorted array ``ordered``."""
+    if len(ordered) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return ordered[pos] == values
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring (the only place that talks to datathon.evaluate)
+
+
+def _score_parts(sub: Any, ev_truth: pd.DataFrame, register: Register) -> tuple[dict, dict, list[str]]:
+    """Score a submission on the public and the private part.
+
+    Returns ``(public_metrics, private_metrics, warnings)``. The submission is filtered to each
+    part's bulletins before scoring, so that every metric (coding rate included) is computed on
+    that part alone. The parts' own warnings are *not* returned: they quote CABBIs, which would
+    tell a team which bulletins are private. The warnings come instead from scoring the whole
+    submission once more, which says nothing about the split, and only when there is something
+    to warn about (a coded SIRET absent from the register).
+    """
+    from datathon import evaluate
+
+    frame = sub.frame
+    results = []
+    truth = ev_truth.drop(columns=["PUBLIC"])
+    public_rows = ev_truth["PUBLIC"].to_numpy(dtype=bool)
+    # Each submission line's part, from its bulletin's position in the truth: one hash join with
+    # pyarrow (pandas' isin on 1.7 M strings takes seconds), or none when both are in the same
+    # order, as they usually are.
+    at = evaluate._positions(evaluate._strings(frame["CABBI"]), evaluate._strings(truth["CABBI"]))
+    line_public = np.where(at >= 0, public_rows[np.maximum(at, 0)], False)
+    line_known = at >= 0
+    for public in (True, False):
+        part_truth = truth[public_rows == public].reset_index(drop=True)
+        keep = line_known & (line_public == public)
+        part_sub = replace(sub, frame=frame[keep])
+        metrics = _jsonable(evaluate.score(part_sub, part_truth, register_sirets=register.for_parts))
+        metrics.pop("warnings", None)
+        results.append(metrics)
+    warnings: list[str] = []
+    coding = frame["rank"].to_numpy() == 1 if "rank" in frame else np.ones(len(frame), dtype=bool)
+    if register.absent(evaluate._siret_ints(frame["siret"])[0][coding]):
+        whole = evaluate.score(sub, truth, register_sirets=register.sorted)
+        warnings = [str(w) for w in whole.get("warnings", [])]
+    return results[0], results[1], warnings
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metrics as plain JSON values: numpy scalars to Python, NaN to None, keys to str."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):  # numpy scalar
+        try:
+            obj = obj.item()
+        except (ValueError, TypeError):
+            pass
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj
+
+
+def _read(source: Any, known_cabbi: pd.Series) -> Any:
+    from datathon import evaluate
+
+    try:
+        return evaluate.read_submission(source, known_cabbi=known_cabbi)
+    except SubmissionRefused:
+        raise
+    except UserError as err:
+        raise SubmissionRefused(err.message, reason="bad_file") from None
+
+
+def _frame_sha256(frame: pd.DataFrame) -> str:
+    """A hash of a DataFrame's content (for frames, which have no file bytes to hash)."""
+    columns = sorted(frame.columns)
+    canonical = frame[columns].sort_values(columns, kind="stable").to_csv(sep=";", index=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def team_view(metrics: dict) -> dict:
+    """Metrics as a team may see them: without the instructor-only breakdowns."""
+    return {k: v for k, v in metrics.items() if k not in INSTRUCTOR_ONLY_METRICS}
+
+
+# ---------------------------------------------------------------------------------------------
+# init
+
+
+def init_event(
+    event: str | Path,
+    data: str | Path,
+    *,
+    quota: int = DEFAULT_QUOTA,
+    public_share: float = DEFAULT_PUBLIC_SHARE,
+    rule: str = DEFAULT_RULE,
+    name: str | None = None,
+    split: str = "test",
+    force: bool = False,
+) -> dict[str, Any]:
+    """Create the event directory ``event`` from the data directory ``data``.
+
+    Builds everything in a hidden sibling directory and renames it into place at the end, so a
+    failure (bad data directory, full disk, Ctrl-C) never leaves a half-made event. An existing
+    event is replaced only with ``force=True`` (its teams and submissions are then lost); a
+    non-empty directory that is not an event is never replaced.
+
+    Returns a summary: the configuration and MCA's public success rate (the reference line).
+    """
+    from datathon import evaluate
+
+    target = Path(event).expanduser().resolve()
+    data = Path(data).expanduser().resolve()
+    if isinstance(quota, bool) or not isinstance(quota, int) or quota < 1:
+        raise UserError(f"--quota must be a whole number of submissions per day, at least 1 (got {quota!r})")
+    if not isinstance(public_share, (int, float)) or not 0.0 < float(public_share) < 1.0:
+        raise UserError(f"--public-share must be strictly between 0 and 1 (got {public_share!r})")
+    if rule not in RULES:
+        raise UserError(f"--rule must be one of {', '.join(RULES)} (got {rule!r})")
+    title = _clean_event_name(name) if name is not None else target.name
+    existing = _check_target(target, force)
+    if not data.is_dir():
+        raise UserError(f"--data: no data directory at {data}")
+
+    truth = evaluate.load_truth(data, split=split)
+    truth = truth.reset_index(drop=True)
+    if len(truth) == 0:
+        raise UserError(f"the {split} truth in {data} has no bulletins")
+    salt = make_salt()
+    truth["PUBLIC"] = public_mask(truth["CABBI"], salt, float(public_share))
+    n_public = int(truth["PUBLIC"].sum())
+    n_private = len(truth) - n_public
+    if n_public == 0 or n_private == 0:
+        raise UserError(
+            f"the {split} split has {len(truth)} bulletins: too few to draw both a public and a "
+            f"private part with --public-share {public_share}"
+        )
+
+    # MCA, the incumbent, scored like a team that submitted SIRETC: the reference line.
+    # Built directly, not read_submission()'d: MCA's output is what it is, and a malformed SIRETC
+    # simply counts as not coded rather than stopping the event's creation.
+    if "SIRETC" not in truth.columns:
+        raise UserError(f"{data}: the {split} bulletins have no SIRETC column (MCA's coding), needed for the reference")
+    mca_sub = evaluate.Submission(
+        frame=pd.DataFrame({"CABBI": truth["CABBI"].astype("string"), "siret": truth["SIRETC"].astype("string")})
+    )
+    mca_public, mca_private, _ = _score_parts(mca_sub, truth, Register.load(data, truth))
+
+    created = _now().isoformat(timespec="seconds")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=target.parent))  # mode 0700
+    try:
+        salt_path = staging / SALT_FILE
+        salt_path.write_text(salt + "\n", encoding="ascii")
+        salt_path.chmod(0o600)
+        truth.to_parquet(staging / TRUTH_FILE, index=False)
+        (staging / TRUTH_FILE).chmod(0o600)  # the answers: the instructor's eyes only
+        config = EventConfig(
+            name=title,
+            data=str(data),
+            split=split,
+            quota=int(quota),
+            public_share=float(public_share),
+            rule=rule,
+            created=created,
+            truth_sha256=_file_sha256(staging / TRUTH_FILE),
+            n_bulletins=len(truth),
+            n_public=n_public,
+            n_private=n_private,
+        )
+        reference = {
+            "team": REFERENCE_NAME,
+            "public_score": mca_public[RANKING_METRIC],
+            "private_score": mca_private[RANKING_METRIC],
+            "public_metrics": mca_public,
+            "private_metrics": mca_private,
+        }
+        Store.create(staging / DB_FILE, {"reference": reference, "revealed_at": None})
+        # event.json last: a directory without it is not an event, whatever else it holds.
+        (staging / EVENT_FILE).write_text(
+            json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        _swap_into_place(staging, target, existing)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {"event": str(target), **config.__dict__, "mca_public_score": reference["public_score"]}
+
+
+def _check_target(target: Path, force: bool) -> bool:
+    """May ``init`` write ``target``? Returns whether an old event is there to be replaced."""
+    if not target.exists():
+        return False
+    if not target.is_dir():
+        raise UserError(f"--event: {target} exists and is not a directory")
+    if not any(target.iterdir()):
+        return False  # an empty directory (made beforehand with mkdir) is fine
+    if not (target / EVENT_FILE).is_file():
+        raise UserError(
+            f"--event: {target} is a non-empty directory that is not an event; refusing to replace it "
+            "(choose a new path)"
+        )
+    if not force:
+        raise UserError(
+            f"--event: an event already exists at {target}; add --force to replace it "
+            "(its teams and submissions will be deleted)"
+        )
+    return True
+
+
+def _swap_into_place(staging: Path, target: Path, existing: bool) -> None:
+    """Rename ``staging`` to ``target``; an old event there is moved aside first, then deleted."""
+    if target.exists() and not existing:
+        target.rmdir()  # empty, checked by _check_target
+    if existing:
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        old.rmdir()
+        os.rename(target, old)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(old, target)  # put the old event back: never leave nothing
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(staging, target)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# teams
+
+
+def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False) -> str:
+    """Register team ``name`` and return its secret token (shown once: only its hash is kept).
+
+    With ``reset_token=True`` the existing team gets a new token instead (the old one stops
+    working), for the team that lost theirs.
+    """
+    ev = _event(event)
+    name = clean_team_name(name)
+    token = secrets.token_urlsafe(18)  # 144 bits, URL- and shell-safe
+    with ev.store.writing() as conn:
+        existing = Store.team_by_name(conn, name)
+        if reset_token:
+            if existing is None:
+                raise UserError(f"no team named {name!r} in this event (add it without --reset-token)")
+            Store.set_token(conn, existing.id, hash_token(token))
+        else:
+            if existing is not None:
+                raise UserError(
+                    f"a team named {existing.name!r} already exists; use --reset-token to give it a new token"
+                )
+            Store.insert_team(conn, name, hash_token(token), _now().isoformat(timespec="seconds"))
+    return token
+
+
+def clean_team_name(name: str) -> str:
+    """A team name as stored: trimmed, inner whitespace collapsed, printable, 1-60 characters.
+
+    Any printable text is allowed (HTML included: every display escapes it), but not control
+    characters, which would garble the terminal and the projected page.
+    """
+    if not isinstance(name, str):
+        raise UserError("a team name must be text")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise UserError("a team name cannot be empty")
+    if len(cleaned) > MAX_TEAM_NAME:
+        raise UserError(f"a team name has at most {MAX_TEAM_NAME} characters ({len(cleaned)} given)")
+    bad = [c for c in cleaned if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")]
+    if bad:
+        raise UserError(f"a team name cannot contain control characters (found {bad[0]!r})")
+    if team_key(cleaned) in (REFERENCE_NAME.casefold(), f"{REFERENCE_NAME} (reference)".casefold()):
+        raise UserError(f"{cleaned!r} is the reference system's name; choose another team name")
+    return cleaned
+
+
+def _clean_event_name(name: str) -> str:
+    """The event's title: printable, trimmed, at most 100 characters (it heads the page)."""
+    cleaned = " ".join(str(name).split())
+    if not cleaned or len(cleaned) > 100 or any(unicodedata.category(c)[0] == "C" for c in cleaned):
+        raise UserError("--name must be 1-100 printable characters")
+    return cleaned
+
+
+def _authenticate(conn, team: str, token: str) -> Team:
+    """The team if ``token`` is its token; otherwise a ``bad_token`` refusal."""
+    if not isinstance(team, str) or not team.strip():
+        raise SubmissionRefused("no team given: say which team submits (team=...)", reason="bad_request")
+    if not isinstance(token, str) or not token:
+        raise SubmissionRefused(f"no token given for team {team!r}", reason="bad_token")
+    found = Store.team_by_name(conn, team)
+    if found is None:
+        raise SubmissionRefused(
+            f"no team named {team!r} in this event; check the spelling, or ask the instructor",
+            reason="bad_token",
+        )
+    if not token_matches(token.strip(), found.token_sha256):
+        # Also what another team's token gets: tokens are per team.
+        raise SubmissionRefused(f"wrong token for team {found.name!r}", reason="bad_token")
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# submissions
+
+
+def submit_file(
+    event: str | Path | Event, path: str | Path, *, team: str, token: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Validate, score and record the predictions file ``path`` for ``team``.
+
+    Returns the result (see :func:`submit_source`); raises :class:`SubmissionRefused` (one line)
+    when the file, the token, the quota or the event's state refuses it.
+    """
+    path = Path(path)
+    return submit_source(event, path, team=team, token=token, filename=path.name, now=now)
+
+
+def submit_frame(
+    event: str | Path | Event, frame: pd.DataFrame, *, team: str, token: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Like :func:`submit_file`, for a DataFrame with columns ``CABBI``, ``siret`` (+ optional ones)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise SubmissionRefused(f"expected a pandas DataFrame, got {type(frame).__name__}", reason="bad_file")
+    return submit_source(event, frame, team=team, token=token, filename=None, now=now)
+
+
+def submit_source(
+    event: str | Path | Event,
+    source: Any,
+    *,
+    team: str,
+    token: str,
+    filename: str | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Validate, score and record a submission given as a path, bytes or a DataFrame.
+
+    Order of checks, cheapest and most fundamental first: the token, the event's state and the
+    quota (a quick read, so that a refused team does not wait for scoring), then the file, then
+    scoring, and finally the quota again inside the write transaction, where it is exact.
+
+    The result holds the submission's id, its public metrics (``public``), its public success rate
+    (``public_score``), the team's counted score under the event's rule (``team_score``), the
+    team's ``rank`` and ``n_ranked``, MCA's public score, the quota left today, ``warnings`` and
+    ``duplicate_of`` (the team's earlier submission with identical bytes, if any).
+    """
+    ev = _event(event)
+    fixed_time = now is not None  # tests and imports give the time; live submissions take it at insert
+    now = now.astimezone() if fixed_time else _now()
+    day = now.date().isoformat()
+    config, store = ev.config, ev.store  # one consistent view, even if the event is re-created meanwhile
+    quota = config.quota
+
+    with store.reading() as conn:
+        found = _authenticate(conn, team, token)
+        _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
+        _refuse_if_over_quota(found, Store.count_day(conn, found.id, day), quota, now)
+
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise SubmissionRefused(f"no such file: {source}", reason="bad_file")
+    truth = ev.truth
+    sub = _read(source, truth["CABBI"])
+    frame = sub.frame
+    sha256 = sub.sha256 or _frame_sha256(frame)
+    public, private, score_warnings = _score_parts(sub, truth, ev.register)
+    warnings = [str(w) for w in sub.warnings] + score_warnings
+    filename = _clean_filename(filename)
+
+    with store.writing() as conn:
+        # Again, under the write lock: another process may have recorded a submission, reset the
+        # team's token or revealed while we were scoring. Raising here rolls back: nothing written.
+        # The time is taken here too, so that submission ids and times grow together.
+        if not fixed_time:
+            now = _now()
+            day = now.date().isoformat()
+        found = _authenticate(conn, team, token)
+        _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
+        used = Store.count_day(conn, found.id, day)
+        _refuse_if_over_quota(found, used, quota, now)
+        duplicate_of = Store.first_with_sha256(conn, found.id, sha256)
+        submission_id = Store.insert_submission(
+            conn,
+            team_id=found.id,
+            submitted_at=now.isoformat(timespec="milliseconds"),
+            day=day,
+            filename=filename,
+            sha256=sha256,
+            n_rows=int(len(frame)),
+            public_score=float(public[RANKING_METRIC]),
+            private_score=float(private[RANKING_METRIC]),
+            public_metrics=public,
+            private_metrics=private,
+            warnings=warnings,
+        )
+        teams = Store.teams(conn)
+        subs = Store.submissions(conn)
+        reference = Store.get_meta(conn, "reference")
+
+    board = _standings(config, teams, subs, None, reference)
+    row = next(r for r in board["teams"] if r["team_id"] == found.id)
+    return {
+        "submission": submission_id,
+        "team": found.name,
+        "submitted_at": now.isoformat(timespec="seconds"),
+        "filename": filename,
+        "sha256": sha256,
+        "duplicate_of": duplicate_of,
+        "n_rows": int(len(frame)),
+        "public_score": public[RANKING_METRIC],
+        "public": team_view(public),
+        "team_score": row["public_score"],
+        "rule": config.rule,
+        "rank": row["rank"],
+        "n_ranked": sum(1 for r in board["teams"] if r["rank"] is not None),
+        "mca_public_score": reference["public_score"],
+        "quota": quota,
+        "used_today": used + 1,
+        "remaining_today": quota - used - 1,
+        "warnings": warnings,
+    }
+
+
+def _refuse_if_closed(revealed_at: Any) -> None:
+    if revealed_at:
+        raise SubmissionRefused(
+            f"the event is over: the final ranking was revealed at {_hhmm(revealed_at)}; "
+            "no more submissions are recorded",
+            reason="closed",
+        )
+
+
+def _refuse_if_over_quota(team: Team, used: int, quota: int, now: dt.datetime) -> None:
+    if used >= quota:
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=now.tzinfo)
+        wait = midnight - now
+        hours, minutes = divmod(int(wait.total_seconds()) // 60, 60)
+        raise SubmissionRefused(
+            f"team {team.name!r} has used its {quota} submissions for today; "
+            f"the quota resets at midnight (in {hours} h {minutes:02d} min)",
+            reason="quota",
+        )
+
+
+def _clean_filename(filename: str | None) -> str | None:
+    """The display name of a submitted file: its base name, printable, at most 200 characters."""
+    if not filename:
+        return None
+    base = str(filename).replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c if unicodedata.category(c)[0] != "C" else "?" for c in base).strip()
+    return base[:MAX_FILENAME] or None
+
+
+# ---------------------------------------------------------------------------------------------
+# standings and reveal
+
+
+def standings(event: str | Path | Event) -> dict[str, Any]:
+    """The current ranking, as shown by ``leaderboard show``, the page and ``GET /api/leaderboard``.
+
+    Before the reveal it ranks on the public part and holds no private score anywhere; after the
+    reveal it ranks on the private part and adds ``private_score`` and ``public_rank``.
+    """
+    ev = _event(event)
+    with ev.store.reading() as conn:
+        teams = Store.teams(conn)
+        subs = Store.submissions(conn)
+        revealed_at = Store.get_meta(conn, "revealed_at")
+        reference = Store.get_meta(conn, "reference")
+    return _standings(ev.config, teams, subs, revealed_at, reference)
+
+
+def reveal(event: str | Path | Event) -> dict[str, Any]:
+    """Switch the ranking to the private part and close submissions. Idempotent.
+
+    Returns the final standings (``already_revealed`` tells whether it had been done before).
+    """
+    ev = _event(event)
+    with ev.store.writing() as conn:
+        revealed_at = Store.get_meta(conn, "revealed_at")
+        already = bool(revealed_at)
+        if not already:
+            Store.set_meta(conn, "revealed_at", _now().isoformat(timespec="seconds"))
+    board = standings(ev)
+    board["already_revealed"] = already
+    return board
+
+
+def _standings(
+    config: EventConfig, teams: list[Team], subs: list, revealed_at: str | None, reference: dict
+) -> dict[str, Any]:
+    """Rank teams from their submissions (pure: no I/O), hiding private scores before the reveal.
+
+    Which submission counts for a team is decided on the *public* part, by the event's rule:
+    ``best`` is the submission with the highest public score (the earliest of equals), ``last``
+    is the latest. At the reveal that same submission's private score ranks the team, as on
+    Kaggle: choosing by private score would reward submitting many variants.
+
+    Ties in score are broken by the counted submission's id: whoever got there first ranks first.
+    """
+    revealed = bool(revealed_at)
+    by_team: dict[int, list] = {t.id: [] for t in teams}
+    for s in subs:
+        by_team[s["team_id"]].append(s)
+
+    rows = []
+    for t in teams:
+        own = by_team[t.id]
+        counted = _plot.counted_submission(own, config.rule)
+        row: dict[str, Any] = {
+            "rank": None,
+            "team": t.name,
+            "team_id": t.id,
+            "public_score": None if counted is None else counted["public_score"],
+            "submissions": len(own),
+            "last_submission": own[-1]["submitted_at"] if own else None,
+            "counted_submission": None if counted is None else counted["id"],
+        }
+        if revealed:
+            row["private_score"] = None if counted is None else counted["private_score"]
+        rows.append(row)
+
+    def ranked(key: str) -> list[dict]:
+        scored = [r for r in rows if r[key] is not None]
+        return sorted(scored, key=lambda r: (-r[key], r["counted_submission"]))
+
+    for position, r in enumerate(ranked("public_score"), start=1):
+        r["public_rank"] = position
+    key = "private_score" if revealed else "public_score"
+    order = ranked(key)
+    for position, r in enumerate(order, start=1):
+        r["rank"] = position
+    unranked = sorted((r for r in rows if r["rank"] is None), key=lambda r: r["team"].casefold())
+    out_rows = []
+    for r in order + unranked:
+        r = dict(r)
+        if not revealed:
+            r.pop("public_rank", None)  # same as rank before the reveal: only noise
+        else:
+            r.setdefault("public_rank", None)
+        out_rows.append(r)
+
+    ref = {"team": REFERENCE_NAME, "public_score": reference["public_score"]}
+    if revealed:
+        ref["private_score"] = reference["private_score"]
+    return {
+        "event": {
+            "name": config.name,
+            "rule": config.rule,
+            "quota": config.quota,
+            "public_share": config.public_share,
+            "n_public": config.n_public,
+            "n_private": config.n_private,
+            "created": config.created,
+            "revealed": revealed,
+            "revealed_at": revealed_at if revealed else None,
+            "part": "private" if revealed else "public",
+            "metric": RANKING_METRIC,
+        },
+        "reference": ref,
+        "teams": out_rows,
+        "generated_at": _now().isoformat(timespec="seconds"),
+    }
+
+
+def board(event: str | Path | Event) -> dict[str, Any]:
+    """Everything the page needs in one read: :func:`standings` plus ``plot`` (scores over time)."""
+    ev = _event(event)
+    with ev.store.reading() as conn:
+        teams = Store.teams(conn)
+        subs = Store.submissions(conn)
+        revealed_at = Store.get_meta(conn, "revealed_at")
+        reference = Store.get_meta(conn, "reference")
+    out = _standings(ev.config, teams, subs, revealed_at, reference)
+    out["plot"] = _plot.series(teams, subs, ev.config.rule, revealed=bool(revealed_at), reference=out["reference"])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _now() -> dt.datetime:
+    """Local time with its offset: quota days follow the event machine's clock."""
+    return dt.datetime.now().astimezone()
+
+
+def _hhmm(iso: str) -> str:
+    try:
+        return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (TypeError, ValueError):
+        return str(iso)

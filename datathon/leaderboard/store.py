@@ -1,0 +1,268 @@
+"""The event's database: one SQLite file in WAL mode, ``leaderboard.sqlite``.
+
+Why SQLite in WAL mode: one file the instructor can copy, no server to run, readers (the page,
+``show``) never block the writer, and ``BEGIN IMMEDIATE`` gives the daily quota an atomic
+"count today's submissions, then insert" across processes (CLI submissions and the web server can
+run at the same time).
+
+Two rules keep refused submissions from touching any event file:
+
+- a connection is opened with ``mode=rw``, so a missing database is an error instead of a new
+  empty file;
+- nothing is written before the submission has been validated and scored; a refusal inside the
+  write transaction rolls back before any page is written. When the last connection closes,
+  SQLite removes the ``-wal`` and ``-shm`` files it created, and the database file itself is left
+  byte-identical. (Read-only ``mode=ro`` connections are avoided on purpose: they cannot remove
+  those files on close, so they would leave new files behind.)
+
+Team tokens are stored as their SHA-256, never in clear. A token is 144 random bits, so a plain
+(fast, unsalted) hash is enough: there is no dictionary to attack.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+#: How long a connection waits for another process's write lock before giving up (seconds).
+#: Scoring happens outside the transaction, so a lock is only ever held for a few milliseconds;
+#: the generous value absorbs bursts (12 teams submitting in the last minute).
+BUSY_TIMEOUT = 60.0
+
+_SCHEMA = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                        -- JSON
+);
+CREATE TABLE teams (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,        -- as typed by the instructor (escaped on display)
+    name_key      TEXT NOT NULL UNIQUE,        -- casefolded: 'Alpha' and 'ALPHA' are one team
+    token_sha256  TEXT NOT NULL,               -- hex SHA-256 of the secret token
+    created_at    TEXT NOT NULL                -- ISO 8601 with offset
+);
+CREATE TABLE submissions (
+    id               INTEGER PRIMARY KEY,
+    team_id          INTEGER NOT NULL REFERENCES teams(id),
+    submitted_at     TEXT NOT NULL,            -- ISO 8601 with offset
+    day              TEXT NOT NULL,            -- the quota day: the event machine's local date
+    filename         TEXT,                     -- as given by the team (escaped on display)
+    sha256           TEXT NOT NULL,            -- of the submitted bytes (or canonical CSV of a frame)
+    n_rows           INTEGER NOT NULL,
+    public_score     REAL NOT NULL,            -- success rate on the public part
+    private_score    REAL NOT NULL,            -- success rate on the private part (hidden until reveal)
+    public_metrics   TEXT NOT NULL,            -- JSON: every metric on the public part
+    private_metrics  TEXT NOT NULL,            -- JSON: every metric on the private part
+    warnings         TEXT NOT NULL             -- JSON list of strings
+);
+CREATE INDEX submissions_team_day ON submissions (team_id, day);
+CREATE INDEX submissions_sha256 ON submissions (sha256);
+"""
+
+
+def hash_token(token: str) -> str:
+    """The hex SHA-256 under which a team's token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(token: str, stored_sha256: str) -> bool:
+    """Does ``token`` hash to ``stored_sha256``? (Constant-time comparison.)"""
+    return hmac.compare_digest(hash_token(token), stored_sha256)
+
+
+@dataclass(frozen=True)
+class Team:
+    id: int
+    name: str
+    token_sha256: str
+    created_at: str
+
+
+class Store:
+    """Access to one event's ``leaderboard.sqlite``; every method opens and closes its connection.
+
+    Short-lived connections are deliberate: the web server runs submissions in worker threads
+    (an ``sqlite3`` connection must stay in its thread), and closing the last connection lets
+    SQLite fold the WAL back into the database file, so an idle event is a single file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- connections -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, meta: dict[str, object]) -> Store:
+        """Create a new database at ``path`` (which must not exist) with the schema and ``meta``."""
+        path = Path(path)
+        if path.exists():
+            raise FileExistsError(path)
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file itself
+            conn.execute("BEGIN")
+            # One statement at a time: executescript() would commit our transaction first.
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            rows = {"schema_version": SCHEMA_VERSION, **meta}
+            conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()],
+            )
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return cls(path)
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            # Checked first: even mode=rw would not create it, but this message is clearer.
+            raise FileNotFoundError(self.path)
+        conn = sqlite3.connect(
+            self.path.resolve().as_uri() + "?mode=rw",
+            uri=True,
+            timeout=BUSY_TIMEOUT,
+            isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+            check_same_thread=True,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys=ON")  # per connection; writes nothing
+        return conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside a read transaction: one consistent snapshot, nothing written."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN DEFERRED")
+            yield conn
+        finally:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            conn.close()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside ``BEGIN IMMEDIATE``: the write lock is taken before any read.
+
+        Taking the lock first is what makes check-then-insert atomic: no other process can insert
+        between our count and our insert. Commits on success; rolls back on any exception, so a
+        refusal raised inside the block leaves the database file untouched.
+        """
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    # -- meta --------------------------------------------------------------------------------
+
+    @staticmethod
+    def get_meta(conn: sqlite3.Connection, key: str, default: object = None) -> object:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row["value"])
+
+    @staticmethod
+    def set_meta(conn: sqlite3.Connection, key: str, value: object) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, ensure_ascii=False)),
+        )
+
+    # -- teams -------------------------------------------------------------------------------
+
+    @staticmethod
+    def team_by_name(conn: sqlite3.Connection, name: str) -> Team | None:
+        """The team called ``name`` (case-insensitively), or None."""
+        row = conn.execute(
+            "SELECT id, name, token_sha256, created_at FROM teams WHERE name_key = ?",
+            (team_key(name),),
+        ).fetchone()
+        return None if row is None else Team(**dict(row))
+
+    @staticmethod
+    def teams(conn: sqlite3.Connection) -> list[Team]:
+        rows = conn.execute("SELECT id, name, token_sha256, created_at FROM teams ORDER BY id")
+        return [Team(**dict(r)) for r in rows]
+
+    @staticmethod
+    def insert_team(conn: sqlite3.Connection, name: str, token_sha256: str, created_at: str) -> int:
+        cur = conn.execute(
+            "INSERT INTO teams (name, name_key, token_sha256, created_at) VALUES (?, ?, ?, ?)",
+            (name, team_key(name), token_sha256, created_at),
+        )
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def set_token(conn: sqlite3.Connection, team_id: int, token_sha256: str) -> None:
+        conn.execute("UPDATE teams SET token_sha256 = ? WHERE id = ?", (token_sha256, team_id))
+
+    # -- submissions -------------------------------------------------------------------------
+
+    @staticmethod
+    def count_day(conn: sqlite3.Connection, team_id: int, day: str) -> int:
+        """How many submissions the team has recorded on quota day ``day``."""
+        row = conn.execute(
+            "SELECT COUNT(*) AS n FROM submissions WHERE team_id = ? AND day = ?", (team_id, day)
+        ).fetchone()
+        return int(row["n"])
+
+    @staticmethod
+    def first_with_sha256(conn: sqlite3.Connection, team_id: int, sha256: str) -> int | None:
+        """The id of the team's earliest submission with these bytes, or None."""
+        row = conn.execute(
+            "SELECT MIN(id) AS id FROM submissions WHERE team_id = ? AND sha256 = ?",
+            (team_id, sha256),
+        ).fetchone()
+        return None if row["id"] is None else int(row["id"])
+
+    @staticmethod
+    def insert_submission(conn: sqlite3.Connection, **fields: object) -> int:
+        fields = dict(fields)
+        for key in ("public_metrics", "private_metrics", "warnings"):
+            fields[key] = json.dumps(fields[key], ensure_ascii=False, allow_nan=False)
+        columns = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        cur = conn.execute(f"INSERT INTO submissions ({columns}) VALUES ({marks})", tuple(fields.values()))
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def submissions(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        """Every recorded submission (without the metric JSON), in submission order."""
+        return conn.execute(
+            "SELECT s.id, s.team_id, t.name AS team, s.submitted_at, s.day, s.filename, s.sha256, "
+            "s.n_rows, s.public_score, s.private_score "
+            "FROM submissions AS s JOIN teams AS t ON t.id = s.team_id ORDER BY s.id"
+        ).fetchall()
+
+    @staticmethod
+    def submission_metrics(conn: sqlite3.Connection, submission_id: int) -> dict[str, object]:
+        row = conn.execute(
+            "SELECT public_metrics, private_metrics, warnings FROM submissions WHERE id = ?",
+            (submission_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(submission_id)
+        return {k: json.loads(row[k]) for k in ("public_metrics", "private_metrics", "warnings")}
+
+
+def team_key(name: str) -> str:
+    """The key under which team names are unique: casefolded, inner spaces collapsed."""
+    return " ".join(name.split()).casefold()

@@ -8,12 +8,13 @@ SAMPLE_SEED := 20180118
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test test-fast data sample bench bench-data bench-score browser clean
+.PHONY: help venv lab test test-fast data sample bench bench-data bench-score browser clean material
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
 	@echo "make test        set up .venv and run the whole test suite"
 	@echo "make sample      regenerate data_samples/ (the committed sample)"
+	@echo "make material    execute every course and solution notebook: out/material/summary.md"
 	@echo "make bench       run every benchmark and write benchmarks/report.md"
 	@echo "make bench-data  generate every scale up to the campaign and time it"
 
@@ -28,9 +29,11 @@ venv: $(STAMP)
 # The committed sample must be there; regenerate it only when missing.
 $(SAMPLE)/manifest.json: | $(STAMP)
 	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
+	$(BIN)/python -m datathon.dictionary $(SAMPLE)
 
 sample: $(STAMP)
 	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
+	$(BIN)/python -m datathon.dictionary $(SAMPLE)
 
 # The command line lives in datathon/lab.py, shared with tests/test_lab.py.
 lab: $(STAMP) $(SAMPLE)/manifest.json
@@ -45,8 +48,18 @@ browser:
 		else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing"; exit 1; }
 
+# Notebook directories that exist (git keeps no empty solutions/); nbval runs each notebook as a
+# test, in a kernel of .venv's own Python (--nbval-current-env), one notebook per worker
+# (--dist loadfile: a notebook's cells share one kernel). Exit 5 is "no notebook collected".
+NOTEBOOK_DIRS = $(wildcard course solutions)
+
 test: $(STAMP) $(SAMPLE)/manifest.json browser
 	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(if $(NOTEBOOK_DIRS),$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q --nbval-lax --nbval-current-env $(NOTEBOOK_DIRS) || [ $$? -eq 5 ])
+
+# Execute every notebook of course/ and solutions/ on the sample: out/material/ (HTML, summary.md).
+material: $(STAMP) $(SAMPLE)/manifest.json
+	$(BIN)/datathon material run --data $(SAMPLE) --out out/material --jobs $(JOBS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not browser"

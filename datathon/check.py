@@ -16,7 +16,6 @@ truth is kept apart), ``naf.csv`` (the package ships the nomenclature) and ``man
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datathon import luhn, naf, schema
+from datathon.files import sha256_file
 from datathon.data import (NAF, convert_column, data_directory, describe_dtype, file_columns, find_file,
                            read_raw)
 
@@ -579,15 +579,6 @@ def manifest_checksums(manifest: dict) -> dict[str, str]:
             if isinstance(value, str):
                 listed[file] = value.lower().removeprefix("sha256:")
     return listed
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 hex digest of a file, read in blocks (the register can weigh gigabytes)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

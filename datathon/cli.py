@@ -155,6 +155,53 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     add_serve(sub)
 
 
+def _add_material(sub: argparse._SubParsersAction) -> None:
+    """``datathon material run``: execute every notebook of course/ and solutions/ (datathon/material.py)."""
+    p = sub.add_parser(
+        "material",
+        help="execute the course and solution notebooks (material run)",
+        description="Keep the material executable.",
+    )
+    verbs = p.add_subparsers(dest="material_command", metavar="VERB")
+    verbs.required = True
+    r = verbs.add_parser(
+        "run",
+        help="execute every notebook with papermill; write executed notebooks, HTML and a summary",
+        description="Execute the notebooks of course/ and solutions/ (or those given) with papermill, "
+        "in parallel, with data_dir and output_path injected; write the executed notebooks, their HTML "
+        "renderings, the submissions (OUT/submissions/<notebook>.csv) and OUT/summary.json and "
+        "OUT/summary.md. Exit 1 when a notebook fails, naming it and its failing cell.",
+    )
+    r.add_argument("notebooks", nargs="*", type=Path, metavar="PATH",
+                   help="notebooks or directories of notebooks (default: course solutions)")
+    r.add_argument("--data", type=Path, default=Path("data_samples"),
+                   help="data directory injected as data_dir (default: data_samples)")
+    r.add_argument("--out", type=Path, default=Path("out/material"), help="output directory (default: out/material)")
+    r.add_argument("--jobs", type=int, default=2, help="notebooks run at once, one process each (default: 2)")
+    r.add_argument("-p", "--parameter", dest="parameters", action="append", default=[], metavar="KEY=VALUE",
+                   help="another parameter to inject, repeatable (values read as Python literals when they are)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_material)
+
+
+def _cmd_material(args: argparse.Namespace) -> int:
+    from datathon.material import format_summary, parse_parameters, run_material
+
+    run = run_material(
+        args.notebooks or None,
+        data_dir=args.data,
+        out=args.out,
+        jobs=args.jobs,
+        parameters=parse_parameters(args.parameters),
+        progress=not args.quiet,
+    )
+    print(format_summary(run).rstrip())
+    print(f"\nwrote {run.out}/summary.md and summary.json")
+    for failure in run.failures:
+        print(f"datathon material: failed: {failure.describe_failure()}", file=sys.stderr)
+    return 0 if run.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="datathon",
@@ -168,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # One entry per command; each adds its parser and sets ``func``.
-COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve]
+COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
+            _add_material]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `datathon … | head`: the reader left, nothing more to say
+        sys.stderr.close()
+        return 0
 
 
 def print_json(obj) -> None:

@@ -256,6 +256,7 @@ def _fixed_width_bytes(arr: pa.Array, width: int) -> np.ndarray:
 
 _DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)  # Luhn: digit -> 2·digit, digits summed
 _LA_POSTE = np.frombuffer(b"356000000", dtype=np.uint8) - 48
+_LA_POSTE_HEAD_OFFICE_NIC = np.array([0, 0, 0, 4, 8], dtype=np.uint8)
 
 
 def siret_keys_valid(sirets: pa.Array) -> np.ndarray:
@@ -269,7 +270,8 @@ def siret_keys_valid(sirets: pa.Array) -> np.ndarray:
     weighted = digits.copy()
     weighted[:, 0::2] = _DOUBLED[digits[:, 0::2]]
     luhn = weighted.sum(axis=1, dtype=np.int32) % 10 == 0
-    la_poste = (digits[:, :9] == _LA_POSTE).all(axis=1) & digits[:, 9:].any(axis=1)
+    head_office = (digits[:, 9:] == _LA_POSTE_HEAD_OFFICE_NIC).all(axis=1)  # follows Luhn
+    la_poste = (digits[:, :9] == _LA_POSTE).all(axis=1) & ~head_office
     return np.where(la_poste, digits.sum(axis=1, dtype=np.int32) % 5 == 0, luhn)
 
 

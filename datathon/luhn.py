@@ -1,13 +1,15 @@
 """Luhn keys of SIREN (9 digits) and SIRET (14 digits).
 
 Both identifiers end with a Luhn check digit; INSEE's one exception, La Poste (SIREN 356000000),
-whose establishments' SIRET digits sum to a multiple of 5, is accepted too.
+whose establishments' SIRET digits sum to a multiple of 5 (all but the head office,
+35600000000048, which follows Luhn), is accepted too.
 """
 from __future__ import annotations
 
 import numpy as np
 
 LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"  # follows the ordinary Luhn rule
 
 
 def luhn_valid(number: str) -> bool:
@@ -34,7 +36,7 @@ def siret_valid(siret: str) -> bool:
     """Is this a 14-digit SIRET with a valid key (La Poste's rule included)?"""
     if not isinstance(siret, str) or len(siret) != 14 or not siret.isdigit():
         return False
-    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_SIREN + "00000":
+    if siret.startswith(LA_POSTE_SIREN) and siret != LA_POSTE_HEAD_OFFICE:
         return sum(int(c) for c in siret) % 5 == 0
     return luhn_valid(siret)
 

@@ -22,6 +22,7 @@ rejects each bulletin's best candidate by a class that combines the two scores:
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,16 @@ CLASS_TABLE = np.array([[1, 2, 4], [3, 5, 7], [6, 8, 9]], dtype=np.int8)  # [nam
 
 def mca_name(text) -> str:
     """MCA's normalised name: simplified, legal forms and small words dropped, words sorted."""
-    words = [w for w in simplify(text).split() if w not in LEGAL_FORM_WORDS]
-    return " ".join(sorted(words))
+    return _mca_name(simplify(text))
 
 
+@lru_cache(maxsize=1 << 18)
+def _mca_name(simple: str) -> str:
+    # Names repeat a lot across a register (chains, trades, surnames): cache their normal form.
+    return " ".join(sorted(w for w in simple.split() if w not in LEGAL_FORM_WORDS))
+
+
+@lru_cache(maxsize=1 << 18)
 def without_words(name: str, words: frozenset) -> str:
     """A normalised name without some words (the commune's own), unless nothing would remain."""
     kept = [w for w in name.split() if w not in words]
@@ -266,6 +273,13 @@ def _best_candidates(n: int, candidates, sirets: np.ndarray):
         return best_class, best_name, best_addr, best_row, tied
     bb, ee, ns, ad = (np.concatenate(parts) for parts in zip(*candidates))
     cls = CLASS_TABLE[name_level(ns), address_level(ad)].astype(np.int16)
+    # One row per (bulletin, establishment), its best: an establishment found by several of its
+    # names must not hide a tie with another establishment.
+    order = np.lexsort((ad, -ns.astype(np.int32), cls, ee, bb))
+    bb, ee, ns, ad, cls = bb[order], ee[order], ns[order], ad[order], cls[order]
+    keep = np.ones(len(bb), dtype=bool)
+    keep[1:] = (bb[1:] != bb[:-1]) | (ee[1:] != ee[:-1])
+    bb, ee, ns, ad, cls = bb[keep], ee[keep], ns[keep], ad[keep], cls[keep]
     order = np.lexsort((ee, ad, -ns.astype(np.int32), cls, bb))
     bb, ee, ns, ad, cls = bb[order], ee[order], ns[order], ad[order], cls[order]
     first = np.ones(len(bb), dtype=bool)

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from datathon.errors import UserError
+from datathon.files import sha256_file
 from datathon.leaderboard import SubmissionRefused
 from datathon.leaderboard import plot as _plot
 from datathon.leaderboard.split import make_salt, public_mask
@@ -397,7 +398,7 @@ def init_event(
             public_share=float(public_share),
             rule=rule,
             created=created,
-            truth_sha256=_file_sha256(staging / TRUTH_FILE),
+            truth_sha256=sha256_file(staging / TRUTH_FILE),
             n_bulletins=len(truth),
             n_public=n_public,
             n_private=n_private,
@@ -458,14 +459,6 @@ def _swap_into_place(staging: Path, target: Path, existing: bool) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(staging, target)
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

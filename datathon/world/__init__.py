@@ -6,7 +6,6 @@ work partitions (and runs on both cores) while the same seed always gives the sa
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 
 from datathon import __version__
 from datathon.errors import UserError
+from datathon.files import sha256_file
 from datathon.mca import apply_mca
 from datathon.naf import naf_csv_frame
 from datathon.schema import (ADJACENCES, ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS,
@@ -53,7 +53,7 @@ def _seed(seed: int, dep: Departement, stream: int) -> np.random.Generator:
 def generate_departement(seed: int, dep: Departement, scale: Scale, national: NationalUnits,
                          rates: dict | None = None) -> dict[str, pd.DataFrame]:
     """Every frame of one département: geography, register, bulletins (with MCA), split."""
-    rates = noise.rates(rates)
+    rates = noise.resolve_rates(rates)
     communes = make_communes(_seed(seed, dep, 1), dep, scale.communes_per_departement,
                              scale.population_per_departement)
     adjacency = make_adjacency(communes)
@@ -61,9 +61,9 @@ def generate_departement(seed: int, dep: Departement, scale: Scale, national: Na
     streets = make_streets(geo_rng, communes)
     addresses = make_addresses(geo_rng, streets)
     register = build_register(_seed(seed, dep, 3), dep, communes, streets, addresses, adjacency, national,
-                              scale.establishments_per_departement, rates)
+                              scale.establishments_per_departement, noise.register_rates(rates))
     bulletins = draw_bulletins(_seed(seed, dep, 4), dep, register, communes, adjacency,
-                               scale.bulletins_per_departement)
+                               scale.bulletins_per_departement, rates)
     bulletins = apply_mca(bulletins, register, communes)
     test = _seed(seed, dep, 5).random(len(bulletins)) < scale.test_share
     train = bulletins[~test].sort_values("CABBI", kind="stable").reset_index(drop=True)
@@ -83,14 +83,6 @@ def _arrow_schema(spec: dict[str, str]) -> pa.Schema:
     types = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "Int8": pa.int8(),
              "Int16": pa.int16()}
     return pa.schema([(c, types[t]) for c, t in spec.items()])
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -116,6 +108,7 @@ def generate(scale: str, seed: int, out, register=None, unites_legales=None, for
     if unites_legales is not None and register is None:
         raise UserError("--unites-legales goes with --register (the StockEtablissement file it joins)")
     sc = SCALES[scale]
+    noise.resolve_rates(rates)  # refuse unknown mechanisms before any work
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -126,14 +119,28 @@ def generate(scale: str, seed: int, out, register=None, unites_legales=None, for
                                             rates=rates)
         else:
             manifest = _generate_synthetic(sc, seed, tmp, progress=progress, workers=workers, rates=rates)
-        _finish(tmp, manifest)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        manifest = _finish(tmp, manifest)
+        _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _swap_in(new: Path, out: Path) -> None:
+    """Put the directory ``new`` in place of ``out``; on failure ``out`` is left as it was."""
+    if not out.exists():
+        os.replace(new, out)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".old-{out.name}.", dir=out.parent))
+    backup.rmdir()
+    os.replace(out, backup)
+    try:
+        os.replace(new, out)
+    except BaseException:
+        os.replace(backup, out)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
 
 
 def _generate_synthetic(sc: Scale, seed: int, tmp: Path, progress: bool, workers: int | None,
@@ -165,7 +172,7 @@ def _generate_synthetic(sc: Scale, seed: int, tmp: Path, progress: bool, workers
         "seed": seed,
         "departements": [d.code for d in deps],
         "rows": writers.rows,
-        "noise": noise.manifest_rates(),
+        "noise": noise.manifest_rates(noise.resolve_rates(rates)),
         "mca": writers.mca_summary(),
     }
 
@@ -212,7 +219,7 @@ class PartitionWriters:
             w.close()
 
 
-def _finish(directory: Path, manifest: dict) -> None:
+def _finish(directory: Path, manifest: dict) -> dict:
     """naf.csv, then manifest.json with every file's checksum (written last)."""
     naf_csv_frame().to_csv(directory / NAF_FILE, sep=";", index=False)
     files = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name != MANIFEST)
@@ -221,6 +228,7 @@ def _finish(directory: Path, manifest: dict) -> None:
         "version": __version__,
         **manifest,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "checksums": {name: _sha256(directory / name) for name in files},
+        "checksums": {name: sha256_file(directory / name) for name in files},
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest

@@ -15,7 +15,7 @@ from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, nullable_stri
 from datathon.text import of_place, simplify, upper_ascii
 from datathon.world import vocabulary as V
 from datathon.world.geography import Departement
-from datathon.world.noise import MECHANISMS_BY_NAME
+from datathon.world.noise import MECHANISMS_BY_NAME, resolve_rates
 
 INTERNET_SHARE = 0.55  # share of bulletins collected on the internet (TYPCOL = 1)
 CLIENT_DIVISIONS = {"10", "16", "22", "25", "28", "31", "33", "41", "42", "43", "46", "47", "49", "52"}
@@ -68,8 +68,9 @@ class Declarer:
     """Turns (worker, establishment) pairs into bulletin rows, one mechanism at a time."""
 
     def __init__(self, rng: np.random.Generator, dep: Departement, register: pd.DataFrame,
-                 communes: pd.DataFrame, adjacency: pd.DataFrame):
+                 communes: pd.DataFrame, adjacency: pd.DataFrame, rates: dict | None = None):
         self.rng = rng
+        self.rates = rates if rates is not None else resolve_rates()
         self.dep = dep
         self.reg = register
         # Plain dicts with None for missing values, built on demand: fast row access, no pandas NA.
@@ -93,8 +94,8 @@ class Declarer:
 
     # -- small helpers --------------------------------------------------------------------------
     def happens(self, mechanism: str, paper: bool) -> bool:
-        m = MECHANISMS_BY_NAME[mechanism]
-        return self.rng.random() < (m.paper if paper else m.internet)
+        internet, on_paper = self.rates[mechanism]
+        return self.rng.random() < (on_paper if paper else internet)
 
     def pick(self, items):
         return items[self.rng.integers(len(items))]
@@ -144,7 +145,7 @@ class Declarer:
             name = name.replace("-", " ")
         if name.startswith("SAINT") and self.rng.random() < 0.5:
             name = name.replace("SAINTE", "STE", 1) if name.startswith("SAINTE") else name.replace("SAINT", "ST", 1)
-        if paper and self.rng.random() < 0.08:
+        if self.happens("typos", paper) and self.rng.random() < 0.25:  # the commune's name is misspelt too
             name = self.typo(name)
             if "typos" not in noise:
                 noise.append("typos")
@@ -183,8 +184,7 @@ class Declarer:
         else:
             truth = e["siret"]
             kind = e["_kind"]
-            if kind in ("mairie", "municipal_service", "eple", "dsden", "hospital", "ehpad") \
-                    or (e["categorieJuridiqueUniteLegale"] or "").startswith("7"):
+            if (e["categorieJuridiqueUniteLegale"] or "").startswith("7"):  # a public legal unit
                 vardompart = "2"
             target = e
             name = None
@@ -303,7 +303,7 @@ class Declarer:
             if short != words:
                 name = " ".join(short)
                 noise.append("abbreviation")
-        if self.happens("legal_form", paper):
+        if (e["categorieJuridiqueUniteLegale"] or "").startswith("5") and self.happens("legal_form", paper):
             form = self.pick(LEGAL_FORM_WORDS)
             name = f"{form} {name}" if self.rng.random() < 0.5 else f"{name} {form}"
             noise.append("legal_form")
@@ -389,16 +389,18 @@ class Declarer:
 
 
 def draw_bulletins(rng: np.random.Generator, dep: Departement, register: pd.DataFrame, communes: pd.DataFrame,
-                   adjacency: pd.DataFrame, n: int) -> pd.DataFrame:
-    """``n`` bulletins of one département, with their truth and their noise record (not yet MCA)."""
-    declarer = Declarer(rng, dep, register, communes, adjacency)
+                   adjacency: pd.DataFrame, n: int, rates: dict | None = None) -> pd.DataFrame:
+    """``n`` bulletins of one département, with their truth and their noise record (not yet MCA).
+
+    ``rates`` maps each mechanism to its (internet, paper) rates (:func:`noise.resolve_rates`)."""
+    declarer = Declarer(rng, dep, register, communes, adjacency, rates)
     active = register.index[register["etatAdministratifEtablissement"] == "A"].to_numpy()
     heads = register.loc[active, "_headcount"].to_numpy().astype(float)
     weights = np.where(heads > 0, heads, 0.3)  # owner-run businesses have someone at work too
     cdf = np.cumsum(weights) / weights.sum()
     paper = rng.random(n) >= INTERNET_SHARE
-    household_rate = np.where(paper, MECHANISMS_BY_NAME["household_employer"].paper,
-                              MECHANISMS_BY_NAME["household_employer"].internet)
+    internet_rate, paper_rate = declarer.rates["household_employer"]
+    household_rate = np.where(paper, paper_rate, internet_rate)
     household = rng.random(n) < household_rate
     picks = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(cdf) - 1)
     rows = []

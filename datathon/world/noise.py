@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from datathon.errors import UserError
+
 
 @dataclass(frozen=True)
 class Mechanism:
@@ -73,14 +75,30 @@ MECHANISMS: list[Mechanism] = [
 MECHANISMS_BY_NAME = {m.name: m for m in MECHANISMS}
 
 
-def rates(overrides: dict[str, float] | None = None) -> dict[str, float]:
-    """Rates by name for register-level mechanisms (one rate) — the bulletin ones depend on TYPCOL."""
-    out = {m.name: m.internet for m in MECHANISMS}
-    out.update(overrides or {})
+def resolve_rates(overrides: dict | None = None) -> dict[str, tuple[float, float]]:
+    """Every mechanism's (internet, paper) rates, with ``overrides`` applied.
+
+    An override is one rate (both modes) or an (internet, paper) pair; unknown names and rates
+    outside [0, 1] are refused.
+    """
+    out = {m.name: (m.internet, m.paper) for m in MECHANISMS}
+    for name, value in (overrides or {}).items():
+        if name not in out:
+            raise UserError(f"unknown noise mechanism {name!r}: known ones are {', '.join(out)}")
+        pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+        if len(pair) != 2 or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in pair):
+            raise UserError(f"the rate of {name!r} must be a number in [0, 1] or an (internet, paper) pair of them")
+        out[name] = (float(pair[0]), float(pair[1]))
     return out
 
 
-def manifest_rates() -> dict[str, dict]:
-    """The rates as recorded in manifest.json."""
-    return {m.name: {"level": m.level, "internet": m.internet, "paper": m.paper, "description": m.description}
-            for m in MECHANISMS}
+def register_rates(rates: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """The single rate of each register-level mechanism (the register has no collection mode)."""
+    return {m.name: rates[m.name][0] for m in MECHANISMS if m.level == "register"}
+
+
+def manifest_rates(rates: dict[str, tuple[float, float]] | None = None) -> dict[str, dict]:
+    """The rates in force, as recorded in manifest.json."""
+    rates = rates or resolve_rates()
+    return {m.name: {"level": m.level, "internet": rates[m.name][0], "paper": rates[m.name][1],
+                     "description": m.description} for m in MECHANISMS}

@@ -127,7 +127,7 @@ def make_national_units(rng: np.random.Generator) -> NationalUnits:
                                  national_siren(k), "5560"))
         k += 1
     for name in ["INTERIM OUEST", "PROMOTRAVAIL", "TEMPORIS EMPLOI"]:
-        units.temp_agencies.append(Brand(name, "78.20Z", ("21", "22"), 6000, 0.8, False, f"{name} SAS",
+        units.temp_agencies.append(Brand(name, "78.20Z", ("21", "22"), 3000, 0.8, False, f"{name} SAS",
                                          national_siren(k)))
         k += 1
     units.ministry_siren = national_siren(k)
@@ -174,9 +174,12 @@ class RegisterBuilder:
         self.neighbours = adjacency.groupby("code_commune")["code_commune_adjacente"].apply(list).to_dict()
         self.rows: list[dict] = []
         # Local SIRENs come from this département's own range, without repetition.
-        # SIRENs never start with 0: each département draws from its own block of 8-digit bodies.
-        self._siren_pool = with_luhn_key(20_000_000 + dep.index * 700_000 + rng.permutation(700_000)[:capacity], 9)
+        # Each département draws SIRENs from blocks of its own: public bodies' start with 2 (as
+        # communes', schools' and hospitals' do), companies' and sole proprietors' with 3 to 8.
+        self._siren_pool = with_luhn_key(30_000_000 + dep.index * 600_000 + rng.permutation(600_000)[:capacity], 9)
         self._siren_next = 0
+        self._public_pool = with_luhn_key(20_000_000 + dep.index * 100_000 + rng.permutation(100_000)[:20_000], 9)
+        self._public_next = 0
         self._national_nic: dict[str, int] = {}
         self._tranche_cdf = {k: (list(p), np.cumsum(list(p.values())) / sum(p.values()))
                              for k, p in SIZE_PROFILES.items()}
@@ -184,9 +187,13 @@ class RegisterBuilder:
         self.naf_by_division = nom.groupby("division")["code"].apply(list).to_dict()
 
     # -- identifiers --------------------------------------------------------------------------
-    def new_siren(self) -> str:
-        siren = self._siren_pool[self._siren_next]
-        self._siren_next += 1
+    def new_siren(self, public: bool = False) -> str:
+        if public:
+            siren = self._public_pool[self._public_next]
+            self._public_next += 1
+        else:
+            siren = self._siren_pool[self._siren_next]
+            self._siren_next += 1
         return f"{siren:09d}"
 
     def national_nic(self, siren: str) -> int:
@@ -282,7 +289,7 @@ class RegisterBuilder:
         chef_lieu = self.communes.loc[self.communes["population"].idxmax(), "code_commune"]
         for c in self.communes.itertuples(index=False):
             name = upper_ascii(c.nom_commune).replace("-", " ").replace("'", " ")
-            siren = self.new_siren()
+            siren = self.new_siren(public=True)
             legal = self.legal(f"COMMUNE {of_place(name)}", categorie="7210", naf="84.11Z")
             staff = max(1, int(c.population * 0.02))
             self.add(siren=siren, nic=1, commune=c.code_commune, naf="84.11Z", kind="mairie",
@@ -313,7 +320,7 @@ class RegisterBuilder:
                 for _ in range(count):
                     school = f"{kind_name} {self.pick(V.PERSONS)}"
                     staff = int(self.rng.integers(*staff_range))
-                    self.add(siren=self.new_siren(), nic=1, commune=c.code_commune, naf=naf, kind="eple",
+                    self.add(siren=self.new_siren(public=True), nic=1, commune=c.code_commune, naf=naf, kind="eple",
                              known_name=school, tranche=_band(staff), headcount=staff, teacher_share=0.75,
                              legal=self.legal(school, categorie="7331", naf=naf), siege=True)
             # Hospitals and care homes.
@@ -322,7 +329,7 @@ class RegisterBuilder:
                 legal_chu = self.legal(chu, sigle="CHU", categorie="7364", naf="86.10Z")
                 sites = [("CHU " + name, 0.5), ("HOPITAL " + self.pick(V.PERSONS), 0.3), ("HOPITAL SUD", 0.2)]
                 total = int(self.communes["population"].sum() * 0.015)
-                siren_chu = self.new_siren()
+                siren_chu = self.new_siren(public=True)
                 for k, (site, share) in enumerate(sites, start=1):
                     staff = int(total * share)
                     self.add(siren=siren_chu, nic=k, commune=c.code_commune, naf="86.10Z", kind="hospital",
@@ -339,14 +346,14 @@ class RegisterBuilder:
             elif c.population >= 12000:
                 hosp = f"CENTRE HOSPITALIER {of_place(name)}"
                 staff = int(c.population * 0.03)
-                self.add(siren=self.new_siren(), nic=1, commune=c.code_commune, naf="86.10Z", kind="hospital",
+                self.add(siren=self.new_siren(public=True), nic=1, commune=c.code_commune, naf="86.10Z", kind="hospital",
                          known_name=hosp, tranche=_band(staff), headcount=staff, siege=True,
                          legal=self.legal(hosp, sigle="CH", categorie="7364", naf="86.10Z"))
             if c.population >= 1500 and self.rng.random() < 0.5:
                 ehpad = f"EHPAD {self.pick(V.PERSONS)}"
                 staff = int(self.rng.integers(25, 90))
                 public = self.rng.random() < 0.5
-                self.add(siren=self.new_siren(), nic=1, commune=c.code_commune, naf="87.10A", kind="ehpad",
+                self.add(siren=self.new_siren(public=public), nic=1, commune=c.code_commune, naf="87.10A", kind="ehpad",
                          known_name=ehpad, tranche=_band(staff), headcount=staff, siege=True,
                          legal=self.legal(ehpad if public else f"ASSOCIATION {ehpad}",
                                           categorie="7364" if public else "9220", naf="87.10A"))
@@ -381,7 +388,8 @@ class RegisterBuilder:
             for agency in national.temp_agencies:
                 if c.population < agency.min_population or self.rng.random() > agency.probability:
                     continue
-                staff = int(self.rng.integers(100, 150 + c.population // 40))
+                # Temp workers are about 3 % of employment: most of an agency's staff is placed.
+                staff = int(self.rng.integers(150, 200 + c.population // 20))
                 self.add(siren=agency.siren, nic=self.national_nic(agency.siren), commune=c.code_commune,
                          naf=agency.naf, kind="temp_agency", known_name=agency.name, tranche=_band(staff),
                          headcount=staff, temp_share=0.9, central=True,
@@ -515,7 +523,8 @@ class RegisterBuilder:
             closed["etablissementSiege"] = "false"
             closed["_headcount"] = 0
             closed["trancheEffectifsEtablissement"] = "NN"
-            if self.rng.random() < 0.5 and r["siren"] not in (None,):  # the same company, moved
+            public = (r["categorieJuridiqueUniteLegale"] or "").startswith("7")
+            if public or self.rng.random() < 0.5:  # the same unit, moved (a public body never "ceases" here)
                 if r["_kind"] in ("chain", "bank", "temp_agency"):
                     closed["nic"] = self.national_nic(r["siren"])
                 else:
@@ -581,7 +590,7 @@ def build_register(rng: np.random.Generator, dep: Departement, communes: pd.Data
                    n_establishments: int, rates: dict) -> pd.DataFrame:
     """The register of one département: about ``n_establishments`` rows, open and closed."""
     b = RegisterBuilder(rng, dep, communes, streets, addresses, adjacency, rates,
-                        capacity=min(700_000, 2 * n_establishments + 10_000))
+                        capacity=min(600_000, 2 * n_establishments + 10_000))
     b.public_sector(national)
     b.national_networks(national)
     n_open = int(round(n_establishments / (1 + rates["closed_distractor"])))

@@ -262,8 +262,10 @@ def generate_on_register(sc: Scale, seed: int, tmp: Path, register: Path, unites
     """Write a data directory whose register is the real extract and whose bulletins are synthetic."""
     from tqdm.auto import tqdm
 
-    from datathon.world import PartitionWriters, _sha256, noise
+    from datathon.files import sha256_file
+    from datathon.world import PartitionWriters, noise
 
+    rates = noise.resolve_rates(rates)
     rng = np.random.default_rng([seed, 20_000])
     reg = prepare_register(read_stock(register, unites_legales), rng)
     communes = communes_from_register(reg, rng)
@@ -285,7 +287,8 @@ def generate_on_register(sc: Scale, seed: int, tmp: Path, register: Path, unites
                 "adresses.parquet": addresses[addresses["code_insee"].isin(set(com["code_commune"]))][list(ADRESSES)],
             }
             if (rdep["etatAdministratifEtablissement"] != "F").any():
-                b = draw_bulletins(np.random.default_rng([seed, i, 4]), dep, rdep, com, adj, sc.bulletins_per_departement)
+                b = draw_bulletins(np.random.default_rng([seed, i, 4]), dep, rdep, com, adj,
+                                   sc.bulletins_per_departement, rates)
                 b = apply_mca(b, rdep, com)
             else:
                 b = pd.DataFrame({c: pd.Series(dtype=t) for c, t in BULLETINS_TRAIN.items()})
@@ -304,11 +307,11 @@ def generate_on_register(sc: Scale, seed: int, tmp: Path, register: Path, unites
         "kind": "register",
         "scale": sc.name,
         "seed": seed,
-        "register": {"file": Path(register).name, "sha256": _sha256(Path(register)),
-                     **({"unites_legales": Path(unites_legales).name, "unites_legales_sha256": _sha256(Path(unites_legales))}
+        "register": {"file": Path(register).name, "sha256": sha256_file(Path(register)),
+                     **({"unites_legales": Path(unites_legales).name, "unites_legales_sha256": sha256_file(Path(unites_legales))}
                         if unites_legales else {})},
         "departements": deps,
         "rows": writers.rows,
-        "noise": noise.manifest_rates(),
+        "noise": noise.manifest_rates(rates),
         "mca": writers.mca_summary(),
     }

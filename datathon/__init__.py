@@ -6,3 +6,5 @@ in the Sirene register. See the README for the instructor's and the student's pa
 __version__ = "0.1.0"
 
 from datathon.leaderboard.client import submit  # noqa: E402  (stdlib-only at import: stays fast)
+
+__all__ = ["submit", "__version__"]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -12,3 +15,24 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def replace_directory(new: Path, target: Path) -> None:
+    """Put the directory ``new`` in place of ``target``, whole or not at all.
+
+    An existing ``target`` is moved aside first and deleted only once ``new`` is in place; if the
+    swap fails it is put back, so a reader never finds nothing or half of both.
+    """
+    new, target = Path(new), Path(target)
+    if not target.exists():
+        os.replace(new, target)
+        return
+    backup = Path(tempfile.mkdtemp(prefix=f".old-{target.name}.", dir=target.parent))
+    backup.rmdir()
+    os.replace(target, backup)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)

@@ -30,7 +30,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from datathon.naf import nomenclature
-from datathon.text import commune_key, simplify
+from datathon.text import commune_key, simplify, without_words
 
 LEGAL_FORM_WORDS = {"SARL", "SAS", "SA", "EURL", "SASU", "SNC", "SCI", "SCOP", "STE", "SOCIETE", "ETS",
                     "ETABLISSEMENTS", "CIE", "ET", "DE", "DU", "DES", "LA", "LE", "LES", "L", "D"}
@@ -50,13 +50,6 @@ def mca_name(text) -> str:
 def _mca_name(simple: str) -> str:
     # Names repeat a lot across a register (chains, trades, surnames): cache their normal form.
     return " ".join(sorted(w for w in simple.split() if w not in LEGAL_FORM_WORDS))
-
-
-@lru_cache(maxsize=1 << 18)
-def without_words(name: str, words: frozenset) -> str:
-    """A normalised name without some words (the commune's own), unless nothing would remain."""
-    kept = [w for w in name.split() if w not in words]
-    return " ".join(kept) if kept else name
 
 
 def name_level(score: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from datathon import schema
 from datathon.text import commune_key, is_missing, simplify
+from datathon.text import without_words as drop_words
 
 # Legal forms (catégories juridiques written as words): they say nothing about who the employer is.
 LEGAL_FORMS = frozenset({
@@ -464,12 +465,8 @@ def without_words(names: Sequence[str], words: Sequence[frozenset]) -> pd.Series
     ``without_words(["BOULANGERIE MINSAC"], [{"MINSAC"}])`` → ``["BOULANGERIE"]``: people add the
     town to a name ("the bakery, in Minsac") that the register does not carry.
     """
-    out = []
-    for name, drop in zip(names, words):
-        name = name if isinstance(name, str) else ""
-        kept = [w for w in name.split() if w not in drop] if drop else None
-        out.append(" ".join(kept) if kept else name)
-    return pd.Series(out, dtype=object)
+    return pd.Series([drop_words(n if isinstance(n, str) else "", frozenset(d)) if d else
+                      (n if isinstance(n, str) else "") for n, d in zip(names, words)], dtype=object)
 
 
 # ------------------------------------------------------------------------------------------------

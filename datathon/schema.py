@@ -146,7 +146,7 @@ TRANCHES: dict[str, tuple[int, int]] = {
 }
 
 
-def nullable_strings(values) -> "pd.arrays.StringArray":
+def nullable_strings(values):
     """Text values as a pandas string array, empty strings and None becoming nulls."""
     import numpy as np
     import pandas as pd

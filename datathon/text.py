@@ -67,3 +67,10 @@ def of_place(name: str) -> str:
     if name[:1] in "AEIOUY" and not name.startswith("LA "):
         return "D " + name
     return "DE " + name
+
+
+@lru_cache(maxsize=1 << 18)
+def without_words(name: str, words: frozenset) -> str:
+    """A normalised name without some words (a town's, say), unless nothing would remain."""
+    kept = [w for w in name.split() if w not in words]
+    return " ".join(kept) if kept else name

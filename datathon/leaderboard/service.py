@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from datathon.errors import UserError
-from datathon.files import sha256_file
+from datathon.files import replace_directory, sha256_file
 from datathon.leaderboard import SubmissionRefused
 from datathon.leaderboard import plot as _plot
 from datathon.leaderboard.split import make_salt, public_mask
@@ -353,7 +353,7 @@ def init_event(
     if rule not in RULES:
         raise UserError(f"--rule must be one of {', '.join(RULES)} (got {rule!r})")
     title = _clean_event_name(name) if name is not None else target.name
-    existing = _check_target(target, force)
+    _check_target(target, force)  # refuses a non-event directory, or an event without --force
     if not data.is_dir():
         raise UserError(f"--data: no data directory at {data}")
 
@@ -415,7 +415,7 @@ def init_event(
         (staging / EVENT_FILE).write_text(
             json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-        _swap_into_place(staging, target, existing)
+        replace_directory(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -441,24 +441,6 @@ def _check_target(target: Path, force: bool) -> bool:
             "(its teams and submissions will be deleted)"
         )
     return True
-
-
-def _swap_into_place(staging: Path, target: Path, existing: bool) -> None:
-    """Rename ``staging`` to ``target``; an old event there is moved aside first, then deleted."""
-    if target.exists() and not existing:
-        target.rmdir()  # empty, checked by _check_target
-    if existing:
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-        old.rmdir()
-        os.rename(target, old)
-        try:
-            os.rename(staging, target)
-        except BaseException:
-            os.rename(old, target)  # put the old event back: never leave nothing
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, target)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -698,12 +680,7 @@ def standings(event: str | Path | Event) -> dict[str, Any]:
     reveal it ranks on the private part and adds ``private_score`` and ``public_rank``.
     """
     ev = _event(event)
-    with ev.store.reading() as conn:
-        teams = Store.teams(conn)
-        subs = Store.submissions(conn)
-        revealed_at = Store.get_meta(conn, "revealed_at")
-        reference = Store.get_meta(conn, "reference")
-    return _standings(ev.config, teams, subs, revealed_at, reference)
+    return _standings(ev.config, *_read_board(ev))
 
 
 def reveal(event: str | Path | Event) -> dict[str, Any]:
@@ -799,14 +776,17 @@ def _standings(
     }
 
 
+def _read_board(ev: Event) -> tuple:
+    """Teams, submissions, reveal time and MCA's reference, read in one transaction."""
+    with ev.store.reading() as conn:
+        return (Store.teams(conn), Store.submissions(conn), Store.get_meta(conn, "revealed_at"),
+                Store.get_meta(conn, "reference"))
+
+
 def board(event: str | Path | Event) -> dict[str, Any]:
     """Everything the page needs in one read: :func:`standings` plus ``plot`` (scores over time)."""
     ev = _event(event)
-    with ev.store.reading() as conn:
-        teams = Store.teams(conn)
-        subs = Store.submissions(conn)
-        revealed_at = Store.get_meta(conn, "revealed_at")
-        reference = Store.get_meta(conn, "reference")
+    teams, subs, revealed_at, reference = _read_board(ev)
     out = _standings(ev.config, teams, subs, revealed_at, reference)
     out["plot"] = _plot.series(teams, subs, ev.config.rule, revealed=bool(revealed_at), reference=out["reference"])
     return out

@@ -21,10 +21,10 @@ import pyarrow.parquet as pq
 
 from datathon import __version__
 from datathon.errors import UserError
-from datathon.files import sha256_file
+from datathon.files import replace_directory, sha256_file
 from datathon.mca import apply_mca
 from datathon.naf import naf_csv_frame
-from datathon.schema import (ADJACENCES, ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS,
+from datathon.schema import (ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS,
                              MANIFEST, NAF_FILE, NOISE_COLUMN, TRUTH, TRUTH_COLUMN)
 from datathon.world import noise
 from datathon.world.bulletins import draw_bulletins
@@ -120,27 +120,11 @@ def generate(scale: str, seed: int, out, register=None, unites_legales=None, for
         else:
             manifest = _generate_synthetic(sc, seed, tmp, progress=progress, workers=workers, rates=rates)
         manifest = _finish(tmp, manifest)
-        _swap_in(tmp, out)
+        replace_directory(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
-
-
-def _swap_in(new: Path, out: Path) -> None:
-    """Put the directory ``new`` in place of ``out``; on failure ``out`` is left as it was."""
-    if not out.exists():
-        os.replace(new, out)
-        return
-    backup = Path(tempfile.mkdtemp(prefix=f".old-{out.name}.", dir=out.parent))
-    backup.rmdir()
-    os.replace(out, backup)
-    try:
-        os.replace(new, out)
-    except BaseException:
-        os.replace(backup, out)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
 
 
 def _generate_synthetic(sc: Scale, seed: int, tmp: Path, progress: bool, workers: int | None,

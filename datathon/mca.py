@@ -137,6 +137,12 @@ def resolve_communes(bulletins: pd.DataFrame, communes: pd.DataFrame) -> np.ndar
     return out
 
 
+def _objects(column: pd.Series) -> np.ndarray:
+    """A column as Python objects, None for every kind of missing value (no pandas NA in comparisons)."""
+    values = column.to_numpy(dtype=object)
+    return np.where(column.isna().to_numpy(), None, values)
+
+
 def group_positions(keys: np.ndarray) -> dict:
     """Positions of each distinct key (None and missing keys left out)."""
     codes, uniques = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
@@ -164,12 +170,12 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
     reg_commune = reg["codeCommuneEtablissement"].to_numpy(dtype=object)
     reg_postal = reg["codePostalEtablissement"].to_numpy(dtype=object)
     reg_street = np.array([simplify(s) for s in reg["libelleVoieEtablissement"].to_numpy(dtype=object)], dtype=object)
-    reg_number = reg["numeroVoieEtablissement"].to_numpy(dtype=object)
+    reg_number = _objects(reg["numeroVoieEtablissement"])
     name_rows, name_texts = _register_names(reg)
 
     b_names = np.array([mca_name(x) for x in bulletins["RS_X"].to_numpy(dtype=object)], dtype=object)
     b_street = np.array([simplify(s) for s in bulletins["NOMVOI_X"].to_numpy(dtype=object)], dtype=object)
-    b_number = bulletins["NUMVOI_X"].to_numpy(dtype=object)
+    b_number = _objects(bulletins["NUMVOI_X"])
     b_commune = resolve_communes(bulletins, communes)
     postal_of = dict(zip(communes["code_commune"], communes["code_postal"]))
     commune_words = {c: frozenset(commune_key(n).split()) for c, n in zip(communes["code_commune"], communes["nom_commune"])}
@@ -198,11 +204,17 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
             # Best name of each establishment: the max over its names (columns grouped by establishment).
             name_scores = np.maximum.reduceat(scores[:, order], starts, axis=1) * 10
             del scores
-            # Keep the best names per bulletin (every one tied with the 5th best, so that identical
-            # names are all scored on their address): scoring the addresses of all pairs is wasted work.
+            # Keep the 5 best names per bulletin: scoring the addresses of all pairs is wasted work.
+            # Where the 5th best is a fair name or better, keep every name tied with it, so that
+            # identical names are all scored on their address (ties below that are never validated).
             k = min(5, len(uniq))
-            kth = -np.partition(-name_scores, k - 1, axis=1)[:, k - 1]
-            rows, cols = np.nonzero(name_scores >= kth[:, None])
+            top = np.argpartition(-name_scores, k - 1, axis=1)[:, :k]
+            kth = np.take_along_axis(name_scores, top, axis=1).min(axis=1)
+            wide = kth >= 200
+            rows_t, cols_t = np.nonzero((name_scores >= kth[:, None]) & wide[:, None])
+            narrow = np.flatnonzero(~wide)
+            rows = np.concatenate([rows_t, np.repeat(narrow, k)])
+            cols = np.concatenate([cols_t, top[narrow].ravel()])
             bb = b_idx[rows]
             ee = uniq[cols]
             ns = name_scores[rows, cols]

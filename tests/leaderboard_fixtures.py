@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import socket
+import signal
 import subprocess
 import sys
 import threading
@@ -217,6 +218,10 @@ def loads(body: bytes) -> Any:
     return json.loads(body.decode("utf-8"))
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Popen:
     """``python -m datathon serve`` on loopback; returns once it has printed its URL.
 
@@ -228,6 +233,8 @@ def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Pope
         proc = subprocess.Popen(
             [sys.executable, "-m", "datathon", "serve", "--event", str(ev), "--port", str(port)],
             stdout=subprocess.PIPE, stderr=err, text=True, env=cli_env(),
+            # As from a terminal: pytest-xdist workers ignore SIGINT, and a child would inherit that.
+            preexec_fn=_default_sigint,
         )  # fmt: skip
     proc.log = log
     line = proc.stdout.readline()

@@ -6,14 +6,13 @@ Luhn SIRETs, MCA codings, collection modes, noise mechanisms) and a submission C
 get a fast path), then times :func:`datathon.evaluate.read_submission` (read + every check,
 with the split's CABBI as ``known_cabbi``) followed by :func:`datathon.evaluate.score`.
 
-Prints the median of 3 runs and writes it to ``benchmarks/results/score.json`` with the
+Prints the median of 3 runs and writes it to ``benchmarks/results/score.json`` (and the report) with the
 machine it ran on. Target: ≤ 3 s.
 """
 from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmarks.common import write_result
 from datathon.evaluate import read_submission, score
 from datathon.luhn import with_luhn_key
 
@@ -31,7 +31,6 @@ N_BULLETINS = 1_700_000
 RUNS = 3
 TARGET_SECONDS = 3.0
 SEED = 2017
-RESULT = Path(__file__).parent / "results" / "score.json"
 
 
 def _padded(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
@@ -79,16 +78,6 @@ def build(n: int = N_BULLETINS, seed: int = SEED) -> tuple[pd.DataFrame, pd.Data
     return truth, submission
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> dict:
     truth, submission = build()
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +102,6 @@ def main() -> dict:
             del sub  # free it before the next run reads the file again
     seconds = statistics.median(runs)
     result = {
-        "benchmark": "score",
         "what": "read_submission (CSV, all checks, known_cabbi) + score, 1.7 M shuffled lines vs 1.7 M truths",
         "bulletins": N_BULLETINS,
         "submission_bytes": size,
@@ -127,23 +115,16 @@ def main() -> dict:
         "target_seconds": TARGET_SECONDS,
         "within_target": seconds <= TARGET_SECONDS,
         "success_rate": round(metrics["success_rate"], 4),
-        "machine": {
-            "nproc": os.cpu_count(),
-            "cpu": _cpu_model(),
-            "python": platform.python_version(),
-            "pandas": pd.__version__,
-            "numpy": np.__version__,
-            "pyarrow": pa.__version__,
-            "load_average_1min_before": round(load_before, 2),
-        },
+        "versions": {"pandas": pd.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
+        "load_average_1min_before": round(load_before, 2),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result("score", result)  # adds the machine and the date, rebuilds report.md
+    machine = json.loads(path.read_text(encoding="utf-8"))["machine"]
     print(
         f"score: {seconds:.2f} s (median of {RUNS}; read+check {result['read_submission_seconds']:.2f} s, "
         f"score {result['score_seconds']:.2f} s; {result['cpu_seconds']:.2f} s of CPU) for {N_BULLETINS:,} lines, "
-        f"target ≤ {TARGET_SECONDS:.0f} s, on {result['machine']['nproc']} × {result['machine']['cpu']} "
-        f"(load average {load_before:.1f}) -> {RESULT}"
+        f"target ≤ {TARGET_SECONDS:.0f} s, on {machine['nproc']} × {machine['cpu']} "
+        f"(load average {load_before:.1f}) -> {path}"
     )
     return result
 

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from datathon.schema import departement_of
 from datathon.text import commune_key, is_missing
 
 # A misspelt commune name is accepted when its closest commune scores at least this (rapidfuzz
@@ -49,11 +50,6 @@ FUZZY = "fuzzy"  # CLT_X misspelt, matched to the closest commune
 HOME = "home"  # CLT_X empty, ILT_X = 1: the home commune
 DEPARTEMENT = "departement"  # no commune: the département only
 UNKNOWN = "unknown"  # neither commune nor département
-
-
-def departement_of(code_commune: str) -> str:
-    """The département of a COG commune code: ``"35238"`` → ``"35"``, ``"97411"`` → ``"974"``."""
-    return code_commune[:3] if code_commune.startswith("97") else code_commune[:2]
 
 
 def _text(value) -> str | None:

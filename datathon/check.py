@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from datathon import luhn, naf, schema
 from datathon.files import sha256_file
+from datathon.text import plural
 from datathon.data import (NAF, convert_column, data_directory, describe_dtype, file_columns, find_file,
                            read_raw)
 
@@ -184,10 +185,10 @@ class CheckReport:
             lines.append("")
         errors, warnings = len(self.errors), len(self.warnings)
         if errors:
-            summary = (f"{self.directory}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-                       f"in {_plural(len(order), 'file')}")
+            summary = (f"{self.directory}: {plural(errors, 'error')}, {plural(warnings, 'warning')} "
+                       f"in {plural(len(order), 'file')}")
         else:
-            summary = f"{self.directory}: no error found, {_plural(warnings, 'warning')} ({counts})"
+            summary = f"{self.directory}: no error found, {plural(warnings, 'warning')} ({counts})"
         lines.append(summary)
         if any(" row " in f" {e}" or e.startswith("line ") for p in self.problems for e in p.examples):
             lines.append("(row N is frame.iloc[N], counted from 0; line N is a line of a CSV file, "
@@ -311,7 +312,7 @@ class _Checker:
 
         missing = [c for c in expected if c not in present and c not in schema.OPTIONAL_COLUMNS]
         if missing:
-            self.add(path.name, "missing-columns", f"{_plural(len(missing), 'column')} of the schema "
+            self.add(path.name, "missing-columns", f"{plural(len(missing), 'column')} of the schema "
                      f"absent: {', '.join(missing)}", count=len(missing))
         extra = [c for c in present if c not in expected]
         if name == "bulletins_test.parquet" and schema.TRUTH_COLUMN in extra:
@@ -320,7 +321,7 @@ class _Checker:
                      "truth belongs in truth_test.parquet, never with the bulletins participants get")
         extra = [c for c in extra if c not in NOMENCLATURE_COLUMNS.values()]
         if extra:
-            self.add(path.name, "extra-columns", f"{_plural(len(extra), 'column')} not in the schema "
+            self.add(path.name, "extra-columns", f"{plural(len(extra), 'column')} not in the schema "
                      f"(the loader keeps them): {', '.join(extra[:20])}{' ...' if len(extra) > 20 else ''}",
                      count=len(extra), level=WARNING)
 
@@ -408,7 +409,7 @@ class _Checker:
             positions = np.flatnonzero((values == value).fillna(False).to_numpy(dtype=bool))
             examples.append(f"{_show(value)}: " + ", ".join(f.where(i) for i in positions[:MAX_EXAMPLES]))
         n_values = repeated.nunique()
-        self.add(f.path.name, kind, f"{_plural(n_values, f'{column} value')} "
+        self.add(f.path.name, kind, f"{plural(n_values, f'{column} value')} "
                  f"{'appears' if n_values == 1 else 'appear'} on several rows "
                  f"({len(repeated):,} rows in all)", examples, int(n_values))
 
@@ -641,10 +642,6 @@ def _show(value) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return "(empty)"
     return repr(str(value)) if isinstance(value, str) else repr(value)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _first_line(err: BaseException) -> str:

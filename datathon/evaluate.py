@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from datathon import schema
 from datathon.errors import UserError
+from datathon.text import plural
 
 DEFAULT_MAX_BYTES = 200_000_000
 DEFAULT_MAX_FIELD = 10_000
@@ -114,11 +115,6 @@ class Submission:
 
 
 # --------------------------------------------------------------------------- messages
-
-
-def _plural(n: int, singular: str, plural: str | None = None) -> str:
-    """'1 SIRET', '3 SIRETs' (with an explicit plural for irregular words)."""
-    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def _quote(value: Any, width: int = 30) -> str:
@@ -373,7 +369,7 @@ def _read_bytes(source, max_bytes: int | None) -> tuple[str, bytes]:
 
 
 def _ignored_columns(name: str, unknown: list[str]) -> str:
-    return f"{name}: ignored {_plural(len(unknown), 'unknown column')}: {', '.join(map(_quote, unknown))}"
+    return f"{name}: ignored {plural(len(unknown), 'unknown column')}: {', '.join(map(_quote, unknown))}"
 
 
 def _lines_phrase(numbers: list[int]) -> str:
@@ -462,7 +458,7 @@ def _columns_from_csv(
         bad_lines = lines.lines_with_wrong_field_count(text, delimiter, len(header))
         where = f" ({_lines_phrase(bad_lines)})" if bad_lines else ""
         raise UserError(
-            f"{name}: {_plural(max(len(bad_lines), len(invalid)), 'line does', 'lines do')} not have the "
+            f"{name}: {plural(max(len(bad_lines), len(invalid)), 'line does', 'lines do')} not have the "
             f"header's {len(header)} fields{where}: {', '.join(_quote(t) for t in invalid[:MAX_EXAMPLES])}"
             f" — separate fields with {_quote(delimiter)} as in the header, and quote values that contain it"
         )
@@ -588,7 +584,7 @@ class _LineIndex:
                 offending.append(i + 1)
         if offending:
             raise UserError(
-                f"{name}: {_plural(len(offending), 'line holds', 'lines hold')} a field longer than "
+                f"{name}: {plural(len(offending), 'line holds', 'lines hold')} a field longer than "
                 f"{max_field:,} characters ({_lines_phrase(offending)}) — {_SHORT_FIELDS}"
             )
 
@@ -650,7 +646,7 @@ def _columns_from_frame(
             if too_long.any():
                 raise src.problem(
                     too_long,
-                    f"{_plural(int(too_long.sum()), col + ' value')} longer than {max_field:,} characters",
+                    f"{plural(int(too_long.sum()), col + ' value')} longer than {max_field:,} characters",
                     hint=_SHORT_FIELDS,
                 )
     return columns, src, warnings
@@ -693,7 +689,7 @@ def _check(
     cabbi, siret = trimmed["CABBI"], trimmed["siret"]
     if blank["CABBI"].any():
         count = int(blank["CABBI"].sum())
-        raise src.problem(blank["CABBI"], f"{_plural(count, src.unit)} without a CABBI", hint="each line names its bulletin")
+        raise src.problem(blank["CABBI"], f"{plural(count, src.unit)} without a CABBI", hint="each line names its bulletin")
 
     coded = ~blank["siret"]
     siret_or_null = pc.if_else(pa.array(coded), siret, pa.scalar(None, pa.large_string()))
@@ -701,7 +697,7 @@ def _check(
     if malformed.any():
         count = int(malformed.sum())
         hint = _siret_hint(siret.filter(pa.array(malformed)).slice(0, 1000).to_pylist())
-        what = f"{_plural(count, 'SIRET is', 'SIRETs are')} not 14 digits"
+        what = f"{plural(count, 'SIRET is', 'SIRETs are')} not 14 digits"
         raise src.problem(malformed, what, _Examples(siret), hint)
     key_ok = np.ones(n, dtype=bool)
     key_ok[coded] = siret_keys_valid(siret.filter(pa.array(coded)))
@@ -709,7 +705,7 @@ def _check(
         count = int((~key_ok).sum())
         raise src.problem(
             ~key_ok,
-            f"{_plural(count, 'SIRET fails its', 'SIRETs fail their')} Luhn key",
+            f"{plural(count, 'SIRET fails its', 'SIRETs fail their')} Luhn key",
             _Examples(siret),
             "check for mistyped or swapped digits",
         )
@@ -735,7 +731,7 @@ def _check(
         no_first = int((with_rows & ~with_first).sum())
         if no_first:
             warnings.append(
-                f"{src.name}: {_plural(no_first, 'bulletin has', 'bulletins have')} candidates but no rank-1 "
+                f"{src.name}: {plural(no_first, 'bulletin has', 'bulletins have')} candidates but no rank-1 "
                 "line: they count as not coded"
             )
     if known_cabbi is not None:
@@ -789,7 +785,7 @@ def _check_score(
             count = int(not_number.sum())
             raise src.problem(
                 not_number,
-                _plural(count, "score is not a number", "scores are not numbers"),
+                plural(count, "score is not a number", "scores are not numbers"),
                 _Examples(arr),
                 "a score is a decimal number such as 0.87",
             ) from None
@@ -799,7 +795,7 @@ def _check_score(
         unit = f"coded {src.unit}"
         raise src.problem(
             missing,
-            f"{_plural(count, unit + ' has', unit + 's have')} a blank or NaN score",
+            f"{plural(count, unit + ' has', unit + 's have')} a blank or NaN score",
             hint="every line with a SIRET needs a numeric score when the score column is given",
         )
     return values
@@ -816,7 +812,7 @@ def _check_rank(arr: pa.Array, src: _Source) -> np.ndarray:
         count = int(bad.sum())
         raise src.problem(
             bad,
-            f"{_plural(count, 'rank is not a whole number', 'ranks are not whole numbers')} ≥ 1",
+            f"{plural(count, 'rank is not a whole number', 'ranks are not whole numbers')} ≥ 1",
             _Examples(arr),
             "rank 1 is the coding, 2, 3, … the next candidates",
         )
@@ -835,7 +831,7 @@ def _check_cabbi(cabbi: pa.Array, src: _Source, known_cabbi) -> tuple[np.ndarray
         count = int(unknown.sum())
         raise src.problem(
             unknown,
-            f"{_plural(count, 'CABBI is not a bulletin', 'CABBI are not bulletins')} of this split",
+            f"{plural(count, 'CABBI is not a bulletin', 'CABBI are not bulletins')} of this split",
             _Examples(cabbi),
             "check the file was made for this split's bulletins (--split)",
         )
@@ -850,7 +846,7 @@ def _check_one_line_per_bulletin(codes: np.ndarray, cabbi: pa.Array, src: _Sourc
         count = int((counts > 1).sum())
         raise src.problem(
             repeated,
-            f"{_plural(count, 'CABBI appears', 'CABBI appear')} on more than one {src.unit}",
+            f"{plural(count, 'CABBI appears', 'CABBI appear')} on more than one {src.unit}",
             _Examples(cabbi),
             "give one line per bulletin, or add a rank column for top-k candidate lists",
         )
@@ -867,7 +863,7 @@ def _check_distinct_ranks(codes: np.ndarray, rank: np.ndarray, cabbi: pa.Array, 
         count = int(same.sum())
         raise src.problem(
             repeated,
-            f"{_plural(count, '(CABBI, rank) pair appears', '(CABBI, rank) pairs appear')} more than once",
+            f"{plural(count, '(CABBI, rank) pair appears', '(CABBI, rank) pairs appear')} more than once",
             _Examples(cabbi),
             "each candidate of a bulletin needs its own rank",
         )
@@ -1024,7 +1020,7 @@ def score(submission, truth: pd.DataFrame, *, register_sirets=None) -> dict:
             cabbi = truth["CABBI"].to_numpy(dtype=object)
             examples = ", ".join(f"{pred[i]:014d} (CABBI {cabbi[i]})" for i in absent[:MAX_EXAMPLES])
             warnings.append(
-                f"{_plural(len(absent), 'coded SIRET is', 'coded SIRETs are')} valid but not in the register: "
+                f"{plural(len(absent), 'coded SIRET is', 'coded SIRETs are')} valid but not in the register: "
                 f"{'it counts' if len(absent) == 1 else 'they count'} as wrong: "
                 f"{examples}{', …' if len(absent) > MAX_EXAMPLES else ''}"
             )

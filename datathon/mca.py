@@ -30,6 +30,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from datathon.naf import nomenclature
+from datathon.schema import as_objects, departement_of
 from datathon.text import commune_key, simplify, without_words
 
 LEGAL_FORM_WORDS = {"SARL", "SAS", "SA", "EURL", "SASU", "SNC", "SCI", "SCOP", "STE", "SOCIETE", "ETS",
@@ -129,18 +130,12 @@ def resolve_communes(bulletins: pd.DataFrame, communes: pd.DataFrame) -> np.ndar
             d = dlt[i] if isinstance(dlt[i], str) and dlt[i] else None
             out[i] = by_dep_key.get((d, key)) if d else by_key.get(key)
             if out[i] is None and not d and isinstance(home[i], str):
-                out[i] = by_dep_key.get((_departement_of(home[i]), key))
+                out[i] = by_dep_key.get((departement_of(home[i]), key))
         elif ilt[i] == "1" and isinstance(home[i], str):
             out[i] = home[i]
         else:
             out[i] = None
     return out
-
-
-def _objects(column: pd.Series) -> np.ndarray:
-    """A column as Python objects, None for every kind of missing value (no pandas NA in comparisons)."""
-    values = column.to_numpy(dtype=object)
-    return np.where(column.isna().to_numpy(), None, values)
 
 
 def group_positions(keys: np.ndarray) -> dict:
@@ -149,10 +144,6 @@ def group_positions(keys: np.ndarray) -> dict:
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     return {uniques[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(uniques))}
-
-
-def _departement_of(code_commune: str) -> str:
-    return code_commune[:3] if code_commune.startswith("97") else code_commune[:2]
 
 
 def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFrame,
@@ -170,12 +161,12 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
     reg_commune = reg["codeCommuneEtablissement"].to_numpy(dtype=object)
     reg_postal = reg["codePostalEtablissement"].to_numpy(dtype=object)
     reg_street = np.array([simplify(s) for s in reg["libelleVoieEtablissement"].to_numpy(dtype=object)], dtype=object)
-    reg_number = _objects(reg["numeroVoieEtablissement"])
+    reg_number = as_objects(reg["numeroVoieEtablissement"])
     name_rows, name_texts = _register_names(reg)
 
     b_names = np.array([mca_name(x) for x in bulletins["RS_X"].to_numpy(dtype=object)], dtype=object)
     b_street = np.array([simplify(s) for s in bulletins["NOMVOI_X"].to_numpy(dtype=object)], dtype=object)
-    b_number = _objects(bulletins["NUMVOI_X"])
+    b_number = as_objects(bulletins["NUMVOI_X"])
     b_commune = resolve_communes(bulletins, communes)
     postal_of = dict(zip(communes["code_commune"], communes["code_postal"]))
     commune_words = {c: frozenset(commune_key(n).split()) for c, n in zip(communes["code_commune"], communes["nom_commune"])}

@@ -156,3 +156,16 @@ def nullable_strings(values):
     arr = arr.copy()
     arr[mask] = None
     return pd.array(arr, dtype="string")
+
+
+def departement_of(code_commune: str) -> str:
+    """The département of a COG commune code: ``"35238"`` → ``"35"``, ``"97411"`` → ``"974"``."""
+    return code_commune[:3] if code_commune.startswith("97") else code_commune[:2]
+
+
+def as_objects(column):
+    """A column as Python objects, None for every kind of missing value (no pandas NA in comparisons)."""
+    import numpy as np
+
+    values = column.to_numpy(dtype=object)
+    return np.where(column.isna().to_numpy(), None, values)

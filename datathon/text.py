@@ -74,3 +74,8 @@ def without_words(name: str, words: frozenset) -> str:
     """A normalised name without some words (a town's, say), unless nothing would remain."""
     kept = [w for w in name.split() if w not in words]
     return " ".join(kept) if kept else name
+
+
+def plural(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 SIRET', '3 SIRETs', '1,200 errors' (with an explicit plural for irregular words)."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"

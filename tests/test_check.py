@@ -3,7 +3,6 @@ of the tiny world (tests/worlds.py)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,21 +16,9 @@ from datathon import check, schema
 from datathon.check import KINDS, check_directory, run_check
 from datathon.errors import UserError
 from datathon.luhn import luhn_valid, with_luhn_key
-from worlds import read, refresh_manifest, rewrite, write_tiny_world
+from worlds import pristine, read, refresh_manifest, rewrite, world  # noqa: F401 (pristine and world are fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """The tiny world, written once per module; tests break copies of it."""
-    return write_tiny_world(tmp_path_factory.mktemp("pristine") / "world")
-
-
-@pytest.fixture
-def world(pristine, tmp_path) -> Path:
-    """A fresh copy of the tiny world that a test may break."""
-    return Path(shutil.copytree(pristine, tmp_path / "world"))
 
 
 def kinds(problems: list[check.Problem]) -> set[str]:

@@ -1,8 +1,6 @@
 """Tests of datathon.data: loading a data directory, parquet or CSV, typed as the schema says."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,19 +8,7 @@ import pytest
 
 from datathon import data, schema
 from datathon.errors import UserError
-from worlds import read, rewrite, write_tiny_world
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    """The tiny world, written once per module."""
-    return write_tiny_world(tmp_path_factory.mktemp("pristine") / "world")
-
-
-@pytest.fixture
-def world(pristine, tmp_path) -> Path:
-    """A fresh copy of the tiny world that a test may change."""
-    return Path(shutil.copytree(pristine, tmp_path / "world"))
+from worlds import pristine, read, rewrite, world  # noqa: F401 (pristine and world are fixtures)
 
 
 def assert_schema_dtypes(frame: pd.DataFrame, columns: dict[str, str]) -> None:

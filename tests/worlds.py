@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from datathon import __version__, schema
 from datathon.luhn import with_luhn_key
@@ -311,3 +313,15 @@ def _bulletins(rng: np.random.Generator, register: pd.DataFrame) -> tuple[pd.Dat
     for column, dtype in schema.BULLETINS_TRAIN.items():
         frame[column] = _strings(frame[column]) if dtype == schema.STRING else frame[column].astype(dtype)
     return frame.iloc[:N_TRAIN].reset_index(drop=True), frame.iloc[N_TRAIN:].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """The tiny world, written once per module; tests change copies of it."""
+    return write_tiny_world(tmp_path_factory.mktemp("pristine") / "world")
+
+
+@pytest.fixture
+def world(pristine, tmp_path) -> Path:
+    """A fresh copy of the tiny world that a test may break."""
+    return Path(shutil.copytree(pristine, tmp_path / "world"))

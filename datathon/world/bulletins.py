@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from datathon.naf import nomenclature
-from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, nullable_strings
+from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, as_objects, nullable_strings
 from datathon.text import of_place, simplify, upper_ascii
 from datathon.world import vocabulary as V
 from datathon.world.geography import Departement
@@ -45,7 +45,7 @@ class LazyRecords:
     """Rows of a frame as plain dicts (None for missing), made only for the rows asked for."""
 
     def __init__(self, frame: pd.DataFrame):
-        self.columns = {c: _as_objects(frame[c]) for c in frame.columns}
+        self.columns = {c: as_objects(frame[c]) for c in frame.columns}
         self.cache: dict[int, dict] = {}
 
     def __getitem__(self, i) -> dict:
@@ -54,14 +54,6 @@ class LazyRecords:
         if row is None:
             row = self.cache[i] = {c: v[i] for c, v in self.columns.items()}
         return row
-
-
-def _as_objects(s: pd.Series) -> np.ndarray:
-    values = s.to_numpy(dtype=object)
-    if s.hasnans:
-        values = values.copy()
-        values[s.isna().to_numpy()] = None
-    return values
 
 
 class Declarer:

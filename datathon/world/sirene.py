@@ -18,7 +18,7 @@ from datathon.errors import UserError
 from datathon.mca import apply_mca
 from datathon.naf import to_dotted
 from datathon.schema import (ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS, NOISE_COLUMN,
-                             TRANCHES, TRUTH_COLUMN, nullable_strings)
+                             TRANCHES, TRUTH_COLUMN, departement_of, nullable_strings)
 from datathon.world.bulletins import draw_bulletins
 from datathon.world.geography import Departement
 from datathon.world.scales import Scale
@@ -187,7 +187,7 @@ def communes_from_register(reg: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     x = g["coordonneeLambertAbscisseEtablissement"].median()
     y = g["coordonneeLambertOrdonneeEtablissement"].median()
     codes = name.index.to_numpy(dtype=object)
-    deps = np.array([_departement_of(c) for c in codes], dtype=object)
+    deps = np.array([departement_of(c) for c in codes], dtype=object)
     x, y = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
     # Communes with no coordinates get a place near their département's others (adjacency needs one).
     for d in np.unique(deps):
@@ -251,10 +251,6 @@ def addresses_from_register(reg: pd.DataFrame) -> pd.DataFrame:
         "x": a["coordonneeLambertAbscisseEtablissement"].astype(float),
         "y": a["coordonneeLambertOrdonneeEtablissement"].astype(float),
     }).drop_duplicates("id").reset_index(drop=True)
-
-
-def _departement_of(code: str) -> str:
-    return code[:3] if code.startswith("97") else code[:2]
 
 
 def generate_on_register(sc: Scale, seed: int, tmp: Path, register: Path, unites_legales: Path | None,

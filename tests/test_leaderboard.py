@@ -754,3 +754,12 @@ def test_scores_match_the_scorer_with_the_whole_register(tmp_path, world):
     assert any("not in the register" in w and gone in w for w in result["warnings"])
     n_gone = int((frame["siret"] == gone).sum())
     assert n_gone and result["public"]["n_correct"] < result["public"]["n_coded"]
+
+
+def test_tokens_never_start_with_a_dash(monkeypatch):
+    """Is a token that would start with "-" (read as an option by `--token`) never handed out?"""
+    from datathon.leaderboard import service
+
+    drawn = iter(["-starts-with-dash", "abc-def"])
+    monkeypatch.setattr(service.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert service.new_token() == "abc-def"

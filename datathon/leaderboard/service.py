@@ -447,6 +447,15 @@ def _check_target(target: Path, force: bool) -> bool:
 # teams
 
 
+def new_token() -> str:
+    """A team's secret: 144 random bits, URL- and shell-safe, never starting with "-" (which a
+    command line would read as an option: ``--token -x…``)."""
+    while True:
+        token = secrets.token_urlsafe(18)
+        if not token.startswith("-"):
+            return token
+
+
 def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False) -> str:
     """Register team ``name`` and return its secret token (shown once: only its hash is kept).
 
@@ -455,7 +464,7 @@ def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False)
     """
     ev = _event(event)
     name = clean_team_name(name)
-    token = secrets.token_urlsafe(18)  # 144 bits, URL- and shell-safe
+    token = new_token()
     with ev.store.writing() as conn:
         existing = Store.team_by_name(conn, name)
         if reset_token:

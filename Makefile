@@ -8,15 +8,17 @@ SAMPLE_SEED := 20180118
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test test-fast data sample bench bench-data bench-score browser clean material
+.PHONY: help venv lab test test-fast data sample bench bench-data bench-score bench-grade browser clean material starters
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
 	@echo "make test        set up .venv and run the whole test suite"
 	@echo "make sample      regenerate data_samples/ (the committed sample)"
 	@echo "make material    execute every course and solution notebook: out/material/summary.md"
+	@echo "make starters    regenerate starter_notebooks/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make bench       run every benchmark and write benchmarks/report.md"
 	@echo "make bench-data  generate every scale up to the campaign and time it"
+	@echo "make bench-grade autograde 60 submissions: nbgrader autograde vs datathon grade --jobs 2"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +63,13 @@ test: $(STAMP) $(SAMPLE)/manifest.json browser
 material: $(STAMP) $(SAMPLE)/manifest.json
 	$(BIN)/datathon material run --data $(SAMPLE) --out out/material --jobs $(JOBS)
 
+# What students get: nbgrader generate_assignment on each solutions/<assignment>/ with grader/'s
+# configuration, into a temporary directory (grader/release and the gradebook are left alone), then
+# normalised into starter_notebooks/ and scanned for leaks (datathon/starters.py). Never edit
+# starter_notebooks/ by hand: tests/test_starters.py fails when it differs from what this writes.
+starters: $(STAMP)
+	$(BIN)/python -m datathon.starters
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not browser"
 
@@ -70,7 +79,11 @@ bench-data: $(STAMP)
 bench-score: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_score
 
-bench: bench-data bench-score
+# 60 submissions of a1_names, sequential `nbgrader autograde` vs `datathon grade --jobs 2` (~20 min on 2 cores).
+bench-grade: $(STAMP) $(SAMPLE)/manifest.json
+	$(BIN)/python -m benchmarks.bench_grade
+
+bench: bench-data bench-score bench-grade
 	$(BIN)/python -m benchmarks.report > /dev/null
 	@echo "wrote benchmarks/report.md"
 

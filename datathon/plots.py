@@ -125,3 +125,83 @@ def legend_for(ax, colors: Mapping[str, str], *, title: str | None = None, loc: 
 
     handles = [Patch(color=c, label=label or "clean") for label, c in colors.items()]
     return ax.legend(handles=handles, title=title, loc=loc, fontsize=8, title_fontsize=8)
+
+
+def precision_coverage_curve(scores, correct, n_bulletins: int) -> pd.DataFrame:
+    """Every (coverage, precision) point a score threshold can reach, counted as the evaluation
+    module counts them (:func:`datathon.evaluate.score`'s ``coverage_at_precision``).
+
+    ``scores`` and ``correct`` describe the codings, one value each (the confidence, and whether
+    the coding is right); ``n_bulletins`` is the number of bulletins, coded or not, the
+    denominator of coverage. Codings are kept from the highest score down. A threshold cannot
+    split equal scores, so there is one row per distinct score, from the highest: ``threshold``,
+    ``coded``, ``right``, ``coverage`` (coded / n_bulletins) and ``precision`` (right / coded).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    correct = np.asarray(correct, dtype=bool)
+    if scores.shape != correct.shape:
+        raise ValueError(f"scores and correct differ in length ({len(scores)} and {len(correct)})")
+    order = np.argsort(-scores, kind="stable")
+    ranked = scores[order]
+    kept = np.arange(1, len(order) + 1)
+    right = np.cumsum(correct[order])
+    ends = np.ones(len(order), dtype=bool)
+    ends[:-1] = ranked[:-1] != ranked[1:]
+    return pd.DataFrame({
+        "threshold": ranked[ends],
+        "coded": kept[ends],
+        "right": right[ends],
+        "coverage": kept[ends] / max(int(n_bulletins), 1),
+        "precision": right[ends] / kept[ends],
+    })
+
+
+def coverage_at(curve: pd.DataFrame, target: float) -> float:
+    """The largest coverage of ``curve`` (from :func:`precision_coverage_curve`) whose precision
+    reaches ``target``; 0.0 when no threshold does."""
+    reach = curve.loc[curve["right"] >= target * curve["coded"] - 1e-9, "coverage"]
+    return float(reach.max()) if len(reach) else 0.0
+
+
+def precision_coverage(
+    ax,
+    scores,
+    correct,
+    n_bulletins: int,
+    *,
+    label: str | None = None,
+    color: str | None = None,
+    targets: Sequence[float] = (0.90, 0.95),
+    label_size: float = 8,
+) -> pd.DataFrame:
+    """Draw the precision–coverage curve of scored codings; mark its coverage at each target.
+
+    One point per threshold the score can set (:func:`precision_coverage_curve`), joined by a
+    line: a long straight segment is a run of equal scores that no threshold can split. Each
+    target precision gets a dotted horizontal line and, on the curve, a ring at the largest
+    coverage that reaches it, labelled with that coverage. The legend entry (``label``) says
+    nothing of the targets; the axes are labelled and formatted as percentages when they have
+    no label yet. Returns the curve.
+    """
+    curve = precision_coverage_curve(scores, correct, n_bulletins)
+    few = len(curve) <= 40
+    (line,) = ax.plot(curve["coverage"], curve["precision"], marker="o" if few else None, markersize=3,
+                      color=color, label=label)
+    color = line.get_color()
+    for target in targets:
+        ax.axhline(target, color="grey", linestyle=":", linewidth=1)
+        reach = curve[curve["right"] >= target * curve["coded"] - 1e-9]
+        if len(reach):
+            best = reach.loc[reach["coverage"].idxmax()]
+            ax.scatter([best["coverage"]], [best["precision"]], s=60, facecolors="none", edgecolors=color,
+                       linewidths=1.5, zorder=3)
+            ax.annotate(f"{best['coverage']:.1%} at ≥ {target:.0%}", (best["coverage"], best["precision"]),
+                        xytext=(5, 4), textcoords="offset points", fontsize=label_size, color=color)
+    if not ax.get_xlabel():
+        ax.set_xlabel("coverage: share of all bulletins coded at or above the threshold")
+        percent_axis(ax, "x")
+    if not ax.get_ylabel():
+        ax.set_ylabel("precision of those codings")
+        percent_axis(ax, "y")
+    ax.spines[["top", "right"]].set_visible(False)
+    return curve

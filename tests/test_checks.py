@@ -1,0 +1,210 @@
+"""datathon.checks: the one-line feedback of ``q1.check()`` and ``q1.hint()`` in assignment notebooks.
+
+The right answers are the reference solution itself (the answer cells of
+solutions/a1_names/a1_names.ipynb, executed here); the unanswered ones are the starter's cells, as
+nbgrader leaves them (``raise NotImplementedError()``); the wrong ones are small mistakes students make.
+"""
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from datathon import checks, names, starters
+from datathon.checks import HINT, INCORRECT, NOT_ATTEMPTED, a1
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "solutions" / "a1_names" / "a1_names.ipynb"
+STARTER = ROOT / "starter_notebooks" / "a1_names" / "a1_names.ipynb"
+QUESTIONS = [a1.q1, a1.q2, a1.q3, a1.q4, a1.q5]
+
+
+def answers(path: Path) -> dict:
+    """A namespace holding the notebook's answer cells, executed after the imports its setup cell makes."""
+    namespace = {"math": math, "re": re, "unicodedata": unicodedata, "Counter": Counter, "pd": pd,
+                 "ABBREVIATIONS": names.ABBREVIATIONS, "ABBREVIATIONS_AT_START": names.ABBREVIATIONS_AT_START,
+                 "LEGAL_FORMS": names.LEGAL_FORMS, "SPACED_LEGAL_FORMS": names.SPACED_LEGAL_FORMS,
+                 "STOP_WORDS": names.STOP_WORDS}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, f"{path.name}:{cell.id}", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def solved() -> dict:
+    return answers(SOURCE)
+
+
+@pytest.fixture(autouse=True)
+def _unbound():
+    """Each test starts and ends with no bound namespace."""
+    checks.unbind()
+    yield
+    checks.unbind()
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.label)
+def test_the_reference_solution_is_correct(question, solved, capsys):
+    """Does every check print one 'correct' line for the reference solution of solutions/a1_names?"""
+    question.check(solved)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✓ {question.label} correct: "), out
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.label)
+def test_the_starter_is_not_attempted(question, capsys):
+    """Does every check say 'not attempted', naming NotImplementedError, on the starter nbgrader generated?"""
+    if not STARTER.exists():
+        pytest.skip("no starter_notebooks/a1_names (make starters)")
+    question.check(answers(STARTER))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"○ {question.label} not attempted: "), out
+    assert "NotImplementedError" in out
+
+
+def test_an_undefined_function_is_not_attempted():
+    """Is a function that is not defined yet 'not attempted', with what to do?"""
+    feedback = a1.q4.feedback({"ngrams": lambda name, n=3: []})
+    assert feedback.status == NOT_ATTEMPTED
+    assert feedback.message.startswith("jaccard, cosine are not defined: run the cell")
+
+
+def test_a_function_returning_none_is_not_attempted(solved):
+    """Is a function that returns None (a forgotten return) 'not attempted', with the call shown?"""
+    def clean(text):
+        text.upper()  # computes, returns nothing
+
+    feedback = a1.q1.feedback({"clean": clean})
+    assert feedback.status == NOT_ATTEMPTED
+    assert feedback.message == "clean('Boulangerie Martin') returned None: is a `return` missing?"
+
+
+WRONG = {
+    # q1: upper case only, accents kept
+    "clean-accents": (a1.q1, {"clean": lambda text: "" if text is None or text != text else
+                              re.sub(r"[^\w]+", " ", text.upper()).strip()},
+                      "clean('Café de la Gare') returned 'CAFÉ DE LA GARE', expected 'CAFE DE LA GARE' (no accents)"),
+    # q2: substrings instead of words
+    "drop-substrings": (a1.q2, {"drop_words": lambda name: " ".join(
+        name.replace("SARL", "").replace("SAS", "").replace("EURL", "").split())},
+                        "drop_words('EURL LE FOURNIL DES SAVEURS') returned 'LE FOURNIL DES SAVEURS', "
+                        "expected 'FOURNIL SAVEURS' (legal form and stop words removed, order kept)"),
+    # q4: words not padded
+    "ngrams-unpadded": (a1.q4, {"ngrams": lambda name, n=3: [name[i:i + n] for i in range(len(name) - n + 1)],
+                                "jaccard": lambda a, b: 0.0, "cosine": lambda a, b: 0.0},
+                        "ngrams('RUE') returned ['RUE'], expected [' RU', 'RUE', 'UE '] (each word padded"),
+}
+
+
+@pytest.mark.parametrize("case", list(WRONG), ids=list(WRONG))
+def test_a_wrong_answer_names_the_example_the_result_and_the_rule(case, capsys):
+    """Does a wrong answer get one 'incorrect' line with the failing input, what came back and what was expected?"""
+    question, namespace, expected = WRONG[case]
+    question.check(namespace)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✗ {question.label} incorrect: "), out
+    assert expected in out, out
+
+
+def test_a_division_by_zero_in_the_student_code_is_a_verdict_not_a_traceback(solved, capsys):
+    """Does an exception in the student's function become an 'incorrect' line naming the call and the error?"""
+    namespace = dict(solved, jaccard=lambda a, b: len(set(a) & set(b)) / len(set(a) | set(b)))
+    a1.q4.check(namespace)
+    out = capsys.readouterr().out
+    assert out == "✗ q4 incorrect: jaccard([], []) raised ZeroDivisionError: division by zero\n"
+
+
+def test_a_row_counted_once_per_name_is_caught(solved):
+    """Does q5 catch a top_k that lists a row once per name instead of once with its best similarity?"""
+    def top_k(declared, candidates, k=10, similarity=None):
+        scored = sorted(((similarity(declared, g), r) for r, g in candidates), key=lambda x: (-x[0], x[1]))
+        return [r for s, r in scored if s > 0][:k]
+
+    feedback = a1.q5.feedback(dict(solved, top_k=top_k))
+    assert feedback.status == INCORRECT
+    assert "each row at most once" in feedback.message and "returned [4, 7, 2]" not in feedback.message
+
+
+def test_recall_over_every_bulletin_instead_of_the_codable_ones_is_caught(solved):
+    """Does q5 say that the bulletins with true row -1 do not count, when recall_at_k counts them?"""
+    def recall_at_k(ranked, true_rows, k):
+        return sum(t in r[:k] for r, t in zip(ranked, true_rows)) / len(true_rows)
+
+    feedback = a1.q5.feedback(dict(solved, recall_at_k=recall_at_k))
+    assert feedback.status == INCORRECT
+    assert "returned 0.4, expected 0.5" in feedback.message and "-1 is not codable" in feedback.message
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.label)
+def test_hint_prints_one_line(question, capsys):
+    """Does hint() print one line, marked as a hint, of some substance?"""
+    question.hint()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"💡 {question.label} hint: ") and len(out) > 60
+    assert question.hint_feedback().status == HINT
+
+
+def test_bind_makes_checks_read_the_bound_namespace(solved, capsys):
+    """After bind(namespace), does check() read that namespace, and see functions defined after binding?"""
+    namespace = {}
+    checks.bind(namespace)
+    a1.q1.check()
+    assert "not attempted" in capsys.readouterr().out
+    namespace["clean"] = solved["clean"]  # defined later in the notebook
+    a1.q1.check()
+    assert capsys.readouterr().out.startswith("✓ q1 correct")
+
+
+def test_without_bind_a_check_reads_its_callers_globals(solved, capsys):
+    """Unbound, does q1.check() called from a cell read that cell's globals (the notebook's namespace)?"""
+    cell_globals = {"q1": a1.q1, "clean": solved["clean"]}
+    exec("q1.check()", cell_globals)  # noqa: S102 - what IPython does with a cell
+    assert capsys.readouterr().out.startswith("✓ q1 correct")
+
+
+def test_a_check_never_raises(capsys):
+    """Does a check that meets something unexpected (not a function, a wrong type) still print one line?"""
+    a1.q1.check({"clean": "not a function"})
+    assert capsys.readouterr().out == "✗ q1 incorrect: clean should be a function, not str\n"
+    a1.q4.check({"ngrams": lambda name, n=3: 42, "jaccard": lambda a, b: 0.0, "cosine": lambda a, b: 0.0})
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("✗ q4 incorrect: ngrams('RUE') returned 42")
+
+
+def test_long_values_are_shortened_to_keep_one_line():
+    """Are long or multi-line values shortened in a feedback line?"""
+    shown = checks.show("A" * 200)
+    assert len(shown) == checks.MAX_REPR and shown.endswith("…")
+    line = checks.Feedback("q9", INCORRECT, "first\nsecond").line
+    assert line == "✗ q9 incorrect: first second"
+    assert checks.show(len) == "len" and checks.show(1 / 3) == "0.3333"
+
+
+def test_checks_hold_no_solution_or_hidden_test_code():
+    """Does no line of a solution region or a hidden test of solutions/ appear in datathon/checks?"""
+    secrets = starters.collect_secrets(ROOT)
+    assert secrets.solution_lines and secrets.hidden_lines
+    for path in sorted((ROOT / "datathon" / "checks").glob("*.py")):
+        lines = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+        assert not lines & secrets.solution_lines, f"{path.name}: {sorted(lines & secrets.solution_lines)}"
+        assert not lines & secrets.hidden_lines, f"{path.name}: {sorted(lines & secrets.hidden_lines)}"
+
+
+def test_every_answer_cell_of_the_source_is_followed_by_its_check():
+    """Is each solution cell of the a1_names source followed by an unlocked, ungraded cell calling its check?"""
+    cells = nbformat.read(SOURCE, as_version=4).cells
+    answer_cells = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answer_cells) == len(QUESTIONS)
+    for i, question in zip(answer_cells, QUESTIONS):
+        follower = cells[i + 1]
+        assert follower.cell_type == "code" and "nbgrader" not in follower.metadata
+        assert follower.source.splitlines()[0] == f"{question.label}.check()"
+    assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in cells
+                            if c.metadata.get("nbgrader", {}).get("grade")), 50)

@@ -243,15 +243,30 @@ class Blocks:
         """For each bulletin, whether the register row ``register_rows[i]`` is in its block
         (False where it is negative or missing): the recall of the blocking."""
         targets = np.asarray(pd.array(register_rows, dtype="Int64").fillna(-1), dtype=np.int64)
-        out = np.zeros(len(self.key), dtype=bool)
-        for key, where in self.groups().items():
-            t = targets[where]
-            block = self.rows[key]
-            pos = np.searchsorted(block, t)
-            hit = (t >= 0) & (pos < len(block))
-            hit[hit] = block[pos[hit]] == t[hit]
-            out[where] = hit
+        return self.contains_pairs(np.arange(len(self.key)), targets)
+
+    def contains_pairs(self, bulletins, register_rows) -> np.ndarray:
+        """For pairs (``bulletins[i]``, ``register_rows[i]``), whether the row is in the bulletin's block."""
+        bulletins = np.asarray(bulletins, dtype=np.int64)
+        targets = np.asarray(register_rows, dtype=np.int64)
+        out = np.zeros(len(bulletins), dtype=bool)
+        if len(bulletins) == 0:
+            return out
+        codes, uniques = pd.factorize(pd.Series(self.key[bulletins], dtype=object))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        for j, key in enumerate(uniques):
+            where = order[bounds[j]:bounds[j + 1]]
+            out[where] = _member(self.rows[key], targets[where])
         return out
+
+
+def _member(sorted_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Whether each of ``targets`` is in ``sorted_rows`` (negative targets never are)."""
+    pos = np.searchsorted(sorted_rows, targets)
+    hit = (targets >= 0) & (pos < len(sorted_rows))
+    hit[hit] = sorted_rows[pos[hit]] == targets[hit]
+    return hit
 
 
 def block_bulletins(

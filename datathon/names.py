@@ -277,6 +277,8 @@ class NameIndex:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
+        if len(names) == 0:
+            return self._frame([])
         q = self.transform(names)
         n = q.shape[0]
         parts: list[tuple] = []
@@ -295,6 +297,32 @@ class NameIndex:
                 if part is not None:
                     parts.append(part)
         return self._frame(parts)
+
+    def pair_similarity(self, names: Sequence[str], bulletins, rows) -> pd.DataFrame:
+        """The similarity of given (bulletin, establishment) pairs, found some other way (by
+        address, say): ``names`` are the bulletins' normalised names, ``bulletins[i]`` and
+        ``rows[i]`` a pair's positions. Returns ``similarity`` (best cosine over the
+        establishment's names, 0 when none shares an n-gram), ``kind`` and ``variant`` of that
+        best name (``None`` / -1 when the establishment has no name), one row per pair."""
+        bulletins = np.asarray(bulletins, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        counts = self._starts[rows + 1] - self._starts[rows]
+        variants = self.variants_of(rows)
+        pair = np.repeat(np.arange(len(rows)), counts)
+        q = self.transform(list(names))
+        cosine = np.asarray(q[bulletins[pair]].multiply(self.matrix[variants]).sum(axis=1)).ravel() \
+            if len(pair) else np.empty(0)
+        best = np.zeros(len(rows))
+        variant = np.full(len(rows), -1, dtype=np.int64)
+        if len(pair):
+            order = np.lexsort((-cosine, pair))  # best name first within each pair
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = pair[order][1:] != pair[order][:-1]
+            chosen = order[first]
+            best[pair[chosen]] = cosine[chosen]
+            variant[pair[chosen]] = variants[chosen]
+        kind = np.where(variant >= 0, self._kind[np.maximum(variant, 0)], None)
+        return pd.DataFrame({"similarity": best.astype(np.float32), "kind": kind, "variant": variant})
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -422,7 +450,6 @@ def candidate_features(candidates: pd.DataFrame, names: Sequence[str], index: Na
     Each feature is the best over the establishment's names, not only the one whose n-grams
     matched best: the bulletin may carry the sign while the legal name scored a little higher.
     """
-    names = list(names)
     if len(candidates) == 0:
         return candidates.assign(**{f: np.empty(0) for f in FEATURES})
     pair_b = candidates["bulletin"].to_numpy(dtype=np.int64)
@@ -430,7 +457,8 @@ def candidate_features(candidates: pd.DataFrame, names: Sequence[str], index: Na
     counts = index._starts[rows + 1] - index._starts[rows]
     variants = index.variants_of(rows)
     pair = np.repeat(np.arange(len(candidates)), counts)
-    left = [names[i] if isinstance(names[i], str) else "" for i in pair_b[pair]]
+    names = np.array([n if isinstance(n, str) else "" for n in names], dtype=object)
+    left = names[pair_b[pair]]
     right = index.variants["name"].to_numpy(dtype=object)[variants]
     values = string_features(left, right).to_numpy()
     best = np.zeros((len(candidates), len(FEATURES)))

@@ -182,3 +182,31 @@ def test_candidate_rows_lists_one_array_per_bulletin():
     rows = candidate_rows(bulletins(CLT_X=["Rennes", "Dinan"], DLT_X=["35", "22"]), REGISTER, COMMUNES, ADJACENCES)
     assert [r.tolist() for r in rows] == [[3], [5]]
     assert all(isinstance(r, np.ndarray) for r in rows)
+
+
+def test_contains_pairs_agrees_with_each_bulletin_block():
+    """For every (bulletin, row) pair, in any order and with repeats, does contains_pairs() say whether
+    the row is among the bulletin's candidates, False for negative rows?"""
+    b = bulletins(CLT_X=["Saint-Aubin-du-Cormier", "Dinan", None, "Rennes"], DLT_X=["35", "22", None, "35"],
+                  DEPCOM_CODE=["35004", "35004", None, "35004"])
+    blocks = block_bulletins(b, REGISTER, COMMUNES, ADJACENCES)
+    pairs = [(i, r) for r in [-1, *range(len(REGISTER))] for i in (3, 0, 2, 1, 0)]
+    got = blocks.contains_pairs([i for i, _ in pairs], [r for _, r in pairs])
+    expected = [r >= 0 and r in set(blocks.candidates(i).tolist()) for i, r in pairs]
+    assert got.tolist() == expected
+    assert got.dtype == bool and any(expected) and not all(expected)
+
+
+def test_contains_pairs_of_no_pair_is_empty():
+    """Do empty pairs give an empty boolean array?"""
+    blocks = block_bulletins(bulletins(CLT_X=["Rennes"]), REGISTER, COMMUNES, ADJACENCES)
+    out = blocks.contains_pairs([], [])
+    assert out.shape == (0,) and out.dtype == bool
+
+
+def test_contains_is_contains_pairs_on_each_bulletin_own_row():
+    """Is contains(rows) the same as contains_pairs(range(n), rows)?"""
+    b = bulletins(CLT_X=["Saint-Aubin-du-Cormier", "Bécherel", "Rennes"])
+    blocks = block_bulletins(b, REGISTER, COMMUNES, ADJACENCES)
+    rows = [1, 2, 0]
+    assert blocks.contains(rows).tolist() == blocks.contains_pairs([0, 1, 2], rows).tolist() == [True, True, False]

@@ -314,3 +314,53 @@ def test_threshold_for_precision():
 def test_threshold_for_precision_never_splits_equal_scores():
     """With tied scores, is the threshold placed only where a cut is possible?"""
     assert threshold_for_precision([0.9, 0.5, 0.5], [True, True, False], 0.9) == 0.9
+
+
+# -- pair_similarity: the name signal of pairs found some other way -----------------------------------
+
+def test_pair_similarity_agrees_with_the_search(index):
+    """For pairs the search also found, is the similarity pair_similarity gives the search's, whatever the
+    order of the pairs, and the variant reported a name of that establishment scoring that similarity?
+    (Between equally similar names, 'GALL NATHALIE' and 'NATHALIE GALL', either may be reported.)"""
+    names = ["BOULANGRIE DUPOND", "BON PAIN", "MAIRIE MINSAC"]
+    found = index.query(names, k=5)
+    shuffled = found.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    out = index.pair_similarity(names, shuffled["bulletin"], shuffled["row"])
+    assert len(out) == len(shuffled) and list(out.columns) == ["similarity", "kind", "variant"]
+    assert out["similarity"].to_numpy() == pytest.approx(shuffled["similarity"].to_numpy(), abs=1e-5)
+    variants = out["variant"].to_numpy()
+    assert (index.variants["row"].to_numpy()[variants] == shuffled["row"].to_numpy()).all()
+    assert out["kind"].tolist() == index.variants["kind"].to_numpy()[variants].tolist()
+    own = np.asarray(index.transform([names[b] for b in shuffled["bulletin"]]).multiply(
+        index.matrix[variants]).sum(axis=1)).ravel()
+    assert own == pytest.approx(out["similarity"].to_numpy(), abs=1e-5)
+
+
+def test_pair_similarity_takes_the_best_name_of_the_establishment(index):
+    """Is 'BON PAIN' against establishment 0 scored by its sign (about 1), not its legal name?"""
+    out = index.pair_similarity(["BON PAIN"], [0], [0])
+    assert out["similarity"].iloc[0] == pytest.approx(1.0, abs=1e-5) and out["kind"].iloc[0] == "sign"
+    assert index.variants.loc[out["variant"].iloc[0], "row"] == 0
+
+
+def test_pair_similarity_of_unrelated_or_empty_names_is_zero(index):
+    """Are a name sharing no n-gram with the establishment's, and an empty name, given similarity 0?"""
+    out = index.pair_similarity(["XYZ", ""], [0, 1], [3, 0])
+    assert out["similarity"].tolist() == [0.0, 0.0]
+
+
+def test_pair_similarity_of_a_nameless_establishment():
+    """Is an establishment without any name given similarity 0, no kind and variant -1, its neighbours
+    unaffected?"""
+    nameless = pd.concat([REGISTER, REGISTER.iloc[[0]].assign(
+        siret="00000000000006", denominationUniteLegale=None, enseigne1Etablissement=None)], ignore_index=True)
+    index = NameIndex(nameless, ngram_range=(2, 4))
+    out = index.pair_similarity(["BOULANGERIE DUPONT", "BOULANGERIE DUPONT"], [0, 1], [5, 4])
+    assert out["similarity"].iloc[0] == 0.0 and pd.isna(out["kind"].iloc[0]) and out["variant"].iloc[0] == -1
+    assert out["similarity"].iloc[1] == pytest.approx(1.0, abs=1e-5) and out["kind"].iloc[1] == "legal"
+
+
+def test_pair_similarity_of_no_pair_is_empty(index):
+    """Does an empty list of pairs give an empty frame with the three columns?"""
+    out = index.pair_similarity(["BOULANGERIE"], [], [])
+    assert len(out) == 0 and list(out.columns) == ["similarity", "kind", "variant"]

@@ -202,6 +202,39 @@ def _cmd_material(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
+def _add_grade(sub: argparse._SubParsersAction) -> None:
+    """``datathon grade ASSIGNMENT``: nbgrader's autograde of every collected student, in parallel (datathon/grading.py)."""
+    p = sub.add_parser(
+        "grade",
+        help="auto-grade every collected submission of an assignment, in parallel, with nbgrader",
+        description="Run nbgrader's autograder on every collected submission (submitted/*/ASSIGNMENT) of "
+        "the course, several students at once, each against a private copy of the gradebook; then merge "
+        "the grades into the course gradebook in one transaction and move the autograded notebooks into "
+        "place. The result is the gradebook a sequential `nbgrader autograde ASSIGNMENT` gives. Exit 1 "
+        "when a submission could not be graded, 2 on invalid arguments (then nothing is written).",
+    )
+    p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id (e.g. a1_names)")
+    p.add_argument("--jobs", default="2", metavar="N", help="students graded at once, one process each (default: 2)")
+    p.add_argument("--course", type=Path, metavar="DIR",
+                   help="the course root, holding nbgrader_config.py (default: the working directory if it "
+                   "holds one, else grader)")
+    p.add_argument("--student", dest="students", nargs="+", metavar="ID", help="grade only these students")
+    p.add_argument("--force", action="store_true", help="grade again submissions already autograded")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def _cmd_grade(args: argparse.Namespace) -> int:
+        from datathon.grading import format_summary, grade, parse_jobs
+
+        run = grade(args.assignment, course=args.course, jobs=parse_jobs(args.jobs), students=args.students,
+                    force=args.force, progress=not args.quiet)
+        print(format_summary(run))
+        for failure in run.failures:
+            print(f"datathon grade: failed: {failure.student}: {failure.reason}", file=sys.stderr)
+        return 0 if run.ok else 1
+
+    p.set_defaults(func=_cmd_grade)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="datathon",
@@ -216,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # One entry per command; each adds its parser and sets ``func``.
 COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
-            _add_material]
+            _add_material, _add_grade]
 
 
 def main(argv: list[str] | None = None) -> int:

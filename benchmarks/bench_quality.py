@@ -55,11 +55,24 @@ def measure(seed: int, work: Path) -> dict:
     run = run_material(sources=[ROOT / n for n in NOTEBOOKS], root=ROOT, data_dir=data, out=work / f"material-{seed}",
                        jobs=2, progress=True)
     rows = {"MCA": mca_row(data)}
+    material = work / f"material-{seed}"
     for r in run.results:
         if not r.ok:
             raise SystemExit(f"{r.notebook} failed on seed {seed}: {r.describe_failure()}")
-        metrics = r.metrics or {}
-        rows[r.notebook] = {k: metrics.get(k) for k in KEYS} | {"notebook_seconds": round(r.seconds, 1)}
+        scored = r.submission_score or {}
+        if "error" in scored or not scored:
+            raise SystemExit(f"{r.notebook} wrote no scorable submission on seed {seed}: {scored}")
+        row = {"coding_rate": scored.get("coding_rate"), "precision": scored.get("precision"),
+               "success_rate": scored.get("success_rate"), "top5_accuracy": scored.get("top5_accuracy"),
+               "coverage_at_95": scored.get("coverage_at_0.95"),
+               "seconds_per_1000": (r.metrics or {}).get("seconds_per_1000"),
+               "notebook_seconds": round(r.seconds, 1)}
+        # An entry may also write every best candidate coded (<submission>_ranked.csv): the top-5
+        # accuracy of what reviewers see.
+        ranked = material / Path(r.submission).with_name(Path(r.submission).stem + "_ranked.csv")
+        if ranked.exists():
+            row["top5_accuracy"] = evaluate.score_directory(ranked, data, split="test")["topk_accuracy"]["5"]
+        rows[r.notebook] = row
     return rows
 
 

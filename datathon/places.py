@@ -160,16 +160,17 @@ class Geocoder:
         split = {name: split_ban_street(name) for name in ref["nom_voie"].unique()}
         ref["type"] = ref["nom_voie"].map(lambda s: split[s][0])
         ref["key"] = ref["nom_voie"].map(lambda s: split[s][1])
-        # One entry per (commune, street): its points, sorted by number, for the number lookup.
+        # One entry per (commune, type, street): "RUE DU FOUR" and "QUAI DU FOUR" are two streets
+        # with the same key. Its points, sorted by number, serve the number lookup.
         self._streets: dict[str, list[tuple[str, str]]] = {}
-        self._points: dict[tuple[str, str], _Street] = {}
+        self._points: dict[tuple[str, str, str], _Street] = {}
         ref["numeric"] = pd.to_numeric(ref["number"], errors="coerce")
-        ref = ref.sort_values(["commune", "key", "numeric", "rep"], kind="stable")
-        for (commune, key), points in ref.groupby(["commune", "key"], sort=False):
+        ref = ref.sort_values(["commune", "key", "type", "numeric", "rep"], kind="stable")
+        for (commune, key, kind), points in ref.groupby(["commune", "key", "type"], sort=False):
             if not key:
                 continue
-            self._streets.setdefault(commune, []).append((key, points["type"].iloc[0]))
-            self._points[(commune, key)] = _Street(
+            self._streets.setdefault(commune, []).append((key, kind))
+            self._points[(commune, key, kind)] = _Street(
                 number=points["number"].to_numpy(dtype=object), rep=points["rep"].to_numpy(dtype=object),
                 numeric=points["numeric"].to_numpy(dtype=np.float64),
                 x=points["x"].to_numpy(dtype=np.float64), y=points["y"].to_numpy(dtype=np.float64))
@@ -197,25 +198,31 @@ class Geocoder:
         the declared street ``key`` of type ``kind``: (commune, street key, score 0-100), or
         ``(None, None, 0)`` when none scores at least the cutoff. A matching type adds a little,
         a different one takes a little: "RUE DE LA GARE" and "AVENUE DE LA GARE" both exist."""
+        code, found, _, score = self._find_street(commune, key, kind)
+        return code, found, score
+
+    def _find_street(self, commune: str, key: str, kind: str) -> tuple[str | None, str | None, str, float]:
+        """:meth:`find_street`, with the matched street's type: (commune, key, type, score)."""
         memo_key = (commune, key, kind)
         if memo_key in self._memo:
             return self._memo[memo_key]
-        best = (None, None, 0.0)
+        best = (None, None, "", 0.0)
         for rank, code in enumerate([commune, *sorted(self._near.get(commune, []))]):
             keys = self._street_keys.get(code)
             if not keys:
                 continue
-            for found, score, position in process.extract(key, keys, scorer=street_similarity, limit=3,
+            # Streets sharing a key (RUE and QUAI DU FOUR) come out together: the type decides.
+            for found, score, position in process.extract(key, keys, scorer=street_similarity, limit=6,
                                                            score_cutoff=self.cutoff):
                 ref_type = self._streets[code][position][1]
                 if kind and ref_type:
                     score += 2.0 if kind == ref_type else -3.0
                 score -= 4.0 * (rank > 0)  # the declared commune first
-                if score > best[2]:
-                    best = (code, found, float(score))
-            if best[0] == commune and best[2] >= 100:
+                if score > best[3]:
+                    best = (code, found, ref_type, float(score))
+            if best[0] == commune and best[3] >= 100:
                 break
-        best = (best[0], best[1], min(best[2], 100.0))  # the type bonus ranks streets; the score stays 0-100
+        best = (*best[:3], min(best[3], 100.0))  # the type bonus ranks streets; the score stays 0-100
         self._memo[memo_key] = best
         return best
 
@@ -249,9 +256,9 @@ class Geocoder:
             if commune is None:
                 continue
             if declared[i]:
-                code, key, s = self.find_street(commune, declared[i], street_type(types[i]))
+                code, key, kind, s = self._find_street(commune, declared[i], street_type(types[i]))
                 if key is not None:
-                    point, exact = self._point(code, key, _number(numbers[i]), _repetition(reps[i]))
+                    point, exact = self._point(code, key, kind, _number(numbers[i]), _repetition(reps[i]))
                     x[i], y[i] = point
                     level[i] = NUMBER if exact else STREET
                     where[i], matched[i], score[i] = code, key, s
@@ -262,9 +269,9 @@ class Geocoder:
         return pd.DataFrame({"x": x, "y": y, "level": level, "commune": where, "street": matched,
                              "street_score": score, "declared_street": declared}, index=bulletins.index)
 
-    def _point(self, commune: str, key: str, number: str, rep: str) -> tuple[tuple[float, float], bool]:
+    def _point(self, commune: str, key: str, kind: str, number: str, rep: str) -> tuple[tuple[float, float], bool]:
         """The numbered point of a street (exact: True), else its closest number, else its middle."""
-        street = self._points[(commune, key)]
+        street = self._points[(commune, key, kind)]
         if number:
             same = np.flatnonzero(street.number == number)
             if len(same):

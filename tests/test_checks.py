@@ -208,3 +208,176 @@ def test_every_answer_cell_of_the_source_is_followed_by_its_check():
         assert follower.source.splitlines()[0] == f"{question.label}.check()"
     assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in cells
                             if c.metadata.get("nbgrader", {}).get("grade")), 50)
+
+
+# --------------------------------------------------------------------------------------------
+# a2_places: the same feedback for the places assignment
+# --------------------------------------------------------------------------------------------
+
+from datathon.checks import a2  # noqa: E402
+
+A2_SOURCE = ROOT / "solutions" / "a2_places" / "a2_places.ipynb"
+A2_STARTER = ROOT / "starter_notebooks" / "a2_places" / "a2_places.ipynb"
+A2_QUESTIONS = [a2.q1, a2.q2, a2.q3, a2.q4, a2.q5]
+
+
+def a2_answers(path: Path) -> dict:
+    """A namespace holding the a2 notebook's answer cells, executed after what its setup cell defines."""
+    import ast
+
+    from rapidfuzz import fuzz
+
+    from datathon.places import STREET_STOP_WORDS, STREET_TYPES
+    from datathon.text import simplify
+
+    cells = nbformat.read(path, as_version=4).cells
+    setup = next(c for c in cells if c.id == "setup")
+    spellings = next(node.value for node in ast.parse(setup.source).body if isinstance(node, ast.Assign)
+                     and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["OTHER_SPELLINGS"])
+    namespace = {"math": math, "fuzz": fuzz, "simplify": simplify, "STREET_TYPES": STREET_TYPES,
+                 "STREET_STOP_WORDS": STREET_STOP_WORDS, "OTHER_SPELLINGS": ast.literal_eval(spellings)}
+    for cell in cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, f"{path.name}:{cell.id}", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def a2_solved() -> dict:
+    return a2_answers(A2_SOURCE)
+
+
+@pytest.mark.parametrize("question", A2_QUESTIONS, ids=lambda q: f"a2-{q.label}")
+def test_a2_the_reference_solution_is_correct(question, a2_solved, capsys):
+    """Does every a2 check print one 'correct' line for the reference solution of solutions/a2_places?"""
+    question.check(a2_solved)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✓ {question.label} correct: "), out
+
+
+@pytest.mark.parametrize("question", A2_QUESTIONS, ids=lambda q: f"a2-{q.label}")
+def test_a2_the_starter_is_not_attempted(question, capsys):
+    """Does every a2 check say 'not attempted', naming NotImplementedError, on the starter nbgrader generated?"""
+    if not A2_STARTER.exists():
+        pytest.skip("no starter_notebooks/a2_places (make starters)")
+    question.check(a2_answers(A2_STARTER))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"○ {question.label} not attempted: "), out
+    assert "NotImplementedError" in out
+
+
+def test_a2_geocode_waits_for_find_street(a2_solved):
+    """When find_street() is not written yet, does q3 say so rather than blame geocode()?"""
+    def find_street(key, streets, cutoff=80.0, similarity=None):
+        raise NotImplementedError()
+
+    feedback = a2.q3.feedback(dict(a2_solved, find_street=find_street))
+    assert feedback.status == NOT_ATTEMPTED
+    assert feedback.message.startswith("geocode() uses your find_street(), which is not done yet")
+
+
+def _first_type_always(number, kind, street, commune, reference):
+    """geocode() that ignores the declared type: always the first street of the key."""
+    if commune is None or commune not in reference.centroids:
+        return math.nan, math.nan, "none"
+    from rapidfuzz import fuzz, process
+
+    best = process.extractOne(street, reference.street_keys.get(commune, []), scorer=fuzz.ratio, score_cutoff=80)
+    found = best[0] if street and best else None
+    if found is None:
+        return (*reference.centroids[commune], "commune")
+    on_street = reference.points[(commune, reference.types[(commune, found)][0], found)]
+    hits = [(x, y) for n, x, y in on_street if number is not None and n == number]
+    return (*hits[0], "number") if hits else (*on_street[len(on_street) // 2][1:], "street")
+
+
+def _last_on_tie(key, streets, cutoff=80.0, similarity=None):
+    """find_street() with '>=': the last of equal scores wins."""
+    from rapidfuzz import fuzz
+
+    similarity = similarity or fuzz.ratio
+    best, top = None, -1.0
+    for street in streets if key else []:
+        if similarity(key, street) >= top:
+            best, top = street, float(similarity(key, street))
+    return (best, top) if best is not None and top >= cutoff else (None, 0.0)
+
+
+A2_WRONG = {
+    # q1: full words not turned into codes
+    "type-codes-only": (a2.q1, {"normalise_type": lambda text: text.upper() if isinstance(text, str) and
+                                text.upper() in ("RUE", "PL") else "", "normalise_street": lambda name: ""},
+                        "normalise_type('Avenue') returned '', expected 'AV' (a full word gives its code"),
+    # q2: no cutoff at all
+    "no-cutoff": (a2.q2, {"find_street": lambda key, streets, cutoff=80.0, similarity=None: (
+                      max(streets, key=lambda s: a2_fuzz_ratio(key, s)), a2_fuzz_ratio(key, max(
+                          streets, key=lambda s: a2_fuzz_ratio(key, s)))) if key and streets else (None, 0.0)},
+                  "find_street('PONT', ['EGLISE', 'GARE', 'GARENNE', 'MOULIN', 'PONT NEUF']) returned "
+                  "('PONT NEUF', 61.53846153846154), expected (None, 0.0)"),
+    # q2: the last of equal scores
+    "last-on-tie": (a2.q2, {"find_street": _last_on_tie}, "the first street of the list wins"),
+    # q3: the declared type ignored
+    "type-ignored": (a2.q3, {"find_street": lambda key, streets, cutoff=80.0, similarity=None: (key, 100.0),  # unused
+                             "geocode": _first_type_always},
+                     "geocode(2, 'RUE', 'FOUR', '00001', reference) returned (110.0, 10.0, 'number'), expected "
+                     "(500.0, 50.0, 'number') (the RUE's number 2)"),
+    # q4: an exponential score, 1/e at `scale` metres
+    "exp-score": (a2.q4, {"distance": lambda a, b: math.hypot(a[0] - b[0], a[1] - b[1]),
+                          "distance_score": lambda d, scale=100.0: 0.0 if d != d else math.exp(-d / scale)},
+                  "distance_score(100) returned 0.3679, expected 0.5 (one half at `scale` metres"),
+    # q5: ties kept in the candidates' order rather than by row
+    "ties-by-order": (a2.q5, {"rank_by_distance": lambda point, candidates, k=10: [
+                          row for row, x, y in sorted(candidates, key=lambda c: math.hypot(c[1] - point[0],
+                                                                                          c[2] - point[1]))][:k],
+                              "share_within": lambda distances, radius=100.0: 0.0},
+                      "rank_by_distance((0.0, 0.0), candidates, 3) returned [2, 8, 3], expected [2, 3, 6]"),
+    # q5: NaN counted as within (`not d > radius`)
+    "nan-within": (a2.q5, {"rank_by_distance": lambda point, candidates, k=10: [] if point[0] != point[0] else [
+                       row for _, row in sorted((math.hypot(x - point[0], y - point[1]), row)
+                                                for row, x, y in candidates)][:k],
+                           "share_within": lambda distances, radius=100.0: (
+                               sum(not d > radius for d in distances) / len(distances) if distances else 0.0)},
+                   "share_within([5.0, nan, 300.0, 20.0]) returned 0.75, expected 0.5 (a NaN (not placed) counts"),
+}
+
+
+def a2_fuzz_ratio(a: str, b: str) -> float:
+    from rapidfuzz import fuzz
+
+    return float(fuzz.ratio(a, b))
+
+
+@pytest.mark.parametrize("case", list(A2_WRONG), ids=list(A2_WRONG))
+def test_a2_a_wrong_answer_names_the_example_the_result_and_the_rule(case, capsys):
+    """Does a wrong a2 answer get one 'incorrect' line with the failing input, what came back and what was expected?"""
+    question, namespace, expected = A2_WRONG[case]
+    question.check(namespace)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✗ {question.label} incorrect: "), out
+    assert expected in out, out
+
+
+@pytest.mark.parametrize("question", A2_QUESTIONS, ids=lambda q: f"a2-{q.label}")
+def test_a2_hint_prints_one_line(question, capsys):
+    """Does each a2 hint() print one line, marked as a hint, of some substance?"""
+    question.hint()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"💡 {question.label} hint: ") and len(out) > 60
+
+
+def test_a2_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what_they_check():
+    """Is each a2 solution cell followed by its check, does each graded cell open with a docstring question,
+    and do the points add up to 50?"""
+    cells = nbformat.read(A2_SOURCE, as_version=4).cells
+    answer_cells = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answer_cells) == len(A2_QUESTIONS)
+    for i, question in zip(answer_cells, A2_QUESTIONS):
+        follower = cells[i + 1]
+        assert follower.cell_type == "code" and "nbgrader" not in follower.metadata
+        assert follower.source.splitlines()[0] == f"{question.label}.check()"
+    graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    for cell in graded:
+        first = cell.source.splitlines()[0]
+        assert first.startswith('"""') and first.endswith('?"""'), cell.id
+        assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, cell.id
+    assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in graded), 50)

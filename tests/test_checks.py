@@ -381,3 +381,237 @@ def test_a2_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what
         assert first.startswith('"""') and first.endswith('?"""'), cell.id
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, cell.id
     assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in graded), 50)
+
+
+# --------------------------------------------------------------------------------------------
+# a3_learning: activity, pair features, matcher, threshold, submission
+# --------------------------------------------------------------------------------------------
+
+from datathon.checks import a3  # noqa: E402
+
+A3_SOURCE = ROOT / "solutions" / "a3_learning" / "a3_learning.ipynb"
+A3_STARTER = ROOT / "starter_notebooks" / "a3_learning" / "a3_learning.ipynb"
+A3_QUESTIONS = [a3.q1, a3.q2, a3.q3, a3.q4, a3.q5]
+#: The graded cells whose points come from performance bands (nbgrader's partial credit).
+A3_BANDED = {"q1-tests": 8, "q3-tests": 8, "q5-tests-bands": 14}
+
+
+def a3_answers(path: Path) -> dict:
+    """A namespace holding the a3 notebook's answer cells, executed after the imports of its setup cell."""
+    import inspect
+    import re
+    import warnings
+
+    import numpy as np
+    from rapidfuzz import fuzz
+    from rapidfuzz.process import cpdist
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    namespace = {"math": math, "re": re, "inspect": inspect, "warnings": warnings, "np": np, "pd": pd,
+                 "fuzz": fuzz, "cpdist": cpdist, "TfidfVectorizer": TfidfVectorizer,
+                 "LogisticRegression": LogisticRegression, "make_pipeline": make_pipeline,
+                 "HistGradientBoostingClassifier": HistGradientBoostingClassifier}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(compile(cell.source, f"{path.name}:{cell.id}", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def a3_solved() -> dict:
+    return a3_answers(A3_SOURCE)
+
+
+@pytest.mark.parametrize("question", A3_QUESTIONS, ids=lambda q: f"a3-{q.label}")
+def test_a3_the_reference_solution_is_correct(question, a3_solved, capsys):
+    """Does every a3 check print one 'correct' line for the reference solution of solutions/a3_learning?"""
+    question.check(a3_solved)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✓ {question.label} correct: "), out
+
+
+@pytest.mark.parametrize("question", A3_QUESTIONS, ids=lambda q: f"a3-{q.label}")
+def test_a3_the_starter_is_not_attempted(question, capsys):
+    """Does every a3 check say 'not attempted', naming NotImplementedError, on the starter nbgrader generated?"""
+    if not A3_STARTER.exists():
+        pytest.skip("no starter_notebooks/a3_learning (make starters)")
+    question.check(a3_answers(A3_STARTER))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"○ {question.label} not attempted: "), out
+    assert "NotImplementedError" in out
+
+
+def _a3_unfitted(texts, divisions):
+    """activity_classifier() that forgets to fit its pipeline."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(), LogisticRegression())
+
+
+def _a3_features(fill_distance: bool = False, hard_activity: bool = False):
+    """pair_features() from the reference, with the distance's NaN as 0 or the activity as 1/0 agreement."""
+    def pair_features(pairs, classifier):
+        import numpy as np
+
+        from rapidfuzz import fuzz
+
+        out = pd.DataFrame({"name_similarity": [fuzz.ratio(a, b) / 100 if a and b else 0.0 for a, b in zip(
+            pairs["declared_name"], pairs["candidate_name"])]}, index=pairs.index)
+        distance = np.hypot(pairs["x"] - pairs["candidate_x"], pairs["y"] - pairs["candidate_y"])
+        out["distance"] = distance.fillna(0.0) if fill_distance else distance
+        proba = np.asarray(classifier.predict_proba(list(pairs["declared_activity"])))
+        column = {c: j for j, c in enumerate(classifier.classes_)}
+        col = pairs["candidate_activity"].str[:2].map(column).fillna(-1).astype(int).to_numpy()
+        if hard_activity:
+            predicted = np.asarray(classifier.predict(list(pairs["declared_activity"])))
+            out["activity_agreement"] = (predicted == pairs["candidate_activity"].str[:2].to_numpy()).astype(float)
+        else:
+            out["activity_agreement"] = np.where(col >= 0, proba[np.arange(len(pairs)), np.maximum(col, 0)], 0.0)
+        return out
+    return pair_features
+
+
+def _a3_logistic(features, is_employer):
+    """train_matcher() with a logistic regression fed NaN."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression().fit(features, is_employer)
+
+
+def _a3_first_failure(scores, correct, precision):
+    """choose_threshold() that stops at the first threshold below the precision."""
+    pairs = sorted(zip(scores, correct), reverse=True)
+    best, right = float("inf"), 0
+    for kept, (score, ok) in enumerate(pairs, start=1):
+        right += ok
+        if right < precision * kept:
+            break
+        best = score
+    return best
+
+
+def _a3_split_ties(scores, correct, precision):
+    """choose_threshold() that ignores equal scores."""
+    pairs = sorted(zip(scores, correct), reverse=True)
+    best, right = float("inf"), 0
+    for kept, (score, ok) in enumerate(pairs, start=1):
+        right += ok
+        if right >= precision * kept:
+            best = score
+    return best
+
+
+def _a3_submission(probability_as_score: bool = False, every_bulletin: bool = True):
+    """make_submission() scoring rank 1 by its probability, or forgetting bulletins without candidates."""
+    def make_submission(top, bulletins, threshold):
+        first = top[top["rank"] == 1].set_index("CABBI")
+        cabbi = list(bulletins["CABBI"]) if every_bulletin else list(first.index)
+        score = first["probability" if probability_as_score else "confidence"].reindex(cabbi).fillna(0.0)
+        siret = first["siret"].reindex(cabbi).where(score.to_numpy() >= threshold)
+        lines = pd.DataFrame({"CABBI": cabbi, "siret": siret.to_numpy(), "rank": 1, "score": score.to_numpy()})
+        others = top[top["rank"] > 1].assign(score=lambda t: t["probability"])[["CABBI", "siret", "rank", "score"]]
+        return pd.concat([lines, others], ignore_index=True)
+    return make_submission
+
+
+A3_WRONG = {
+    "unfitted": (a3.q1, {"activity_classifier": _a3_unfitted}, "missing: classes_"),
+    "distance-zero": (a3.q2, {"pair_features": _a3_features(fill_distance=True)},
+                      "expected NaN: the distance is unknown (not 0"),
+    "activity-hard": (a3.q2, {"pair_features": _a3_features(hard_activity=True)},
+                      "expected 0.9 ('GARAGE' is division 45 at 90 %"),
+    "logistic-nan": (a3.q3, {"train_matcher": _a3_logistic},
+                     "raised ValueError: Input X contains NaN: the features hold missing values"),
+    "first-failure": (a3.q4, {"choose_threshold": _a3_first_failure},
+                      "returned 0.8, expected 0.6 (keeping all four"),
+    "split-ties": (a3.q4, {"choose_threshold": _a3_split_ties},
+                   "returned 0.7, expected 0.9 (the two codings at 0.7 go together"),
+    "probability-score": (a3.q5, {"make_submission": _a3_submission(probability_as_score=True)},
+                          "X's rank 1 with siret '30000000000011' and score 0.9, expected siret 30000000000011 and "
+                          "score 0.75"),
+    "no-candidate-forgotten": (a3.q5, {"make_submission": _a3_submission(every_bulletin=False)},
+                               "rank-1 lines for ['W', 'X', 'Y']"),
+}
+
+
+@pytest.mark.parametrize("case", list(A3_WRONG), ids=list(A3_WRONG))
+def test_a3_a_wrong_answer_names_the_example_the_result_and_the_rule(case, capsys):
+    """Does a wrong a3 answer get one 'incorrect' line with the failing input, what came back and what was expected?"""
+    question, namespace, expected = A3_WRONG[case]
+    question.check(namespace)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"✗ {question.label} incorrect: "), out
+    assert expected in out, out
+
+
+def test_a3_pair_features_must_not_modify_the_pairs(a3_solved):
+    """Does q2 say so when pair_features() writes its features into the pairs it was given?"""
+    def pair_features(pairs, classifier):
+        pairs["name_similarity"] = 1.0
+        return a3_solved["pair_features"](pairs.drop(columns="name_similarity"), classifier)
+
+    feedback = a3.q2.feedback({"pair_features": pair_features})
+    assert feedback.status == INCORRECT and "must not modify the pairs" in feedback.message
+
+
+@pytest.mark.parametrize("question", A3_QUESTIONS, ids=lambda q: f"a3-{q.label}")
+def test_a3_hint_prints_one_line(question, capsys):
+    """Does each a3 hint() print one line, marked as a hint, of some substance?"""
+    question.hint()
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith(f"💡 {question.label} hint: ") and len(out) > 60
+
+
+def test_a3_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what_they_check():
+    """Is each a3 solution cell followed by its check, does each graded cell open with a docstring question and
+    hold hidden tests, and do the points add up to 50?"""
+    cells = nbformat.read(A3_SOURCE, as_version=4).cells
+    answer_cells = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(answer_cells) == len(A3_QUESTIONS)
+    for i, question in zip(answer_cells, A3_QUESTIONS):
+        follower = cells[i + 1]
+        assert follower.cell_type == "code" and "nbgrader" not in follower.metadata
+        assert follower.source.splitlines()[0] == f"{question.label}.check()"
+    graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    for cell in graded:
+        first = cell.source.splitlines()[0]
+        assert first.startswith('"""') and first.endswith('?"""'), cell.id
+        assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, cell.id
+    assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in graded), 50)
+
+
+def test_a3_banded_cells_end_with_their_points_and_their_bands_add_up_to_the_cell():
+    """Does each banded a3 test cell end with an expression (nbgrader's partial credit is the cell's value), and do
+    its bands' best points add up to the cell's points?"""
+    import ast
+
+    cells = {c.id: c for c in nbformat.read(A3_SOURCE, as_version=4).cells}
+    for cell_id, points in A3_BANDED.items():
+        cell = cells[cell_id]
+        assert cell.metadata["nbgrader"]["points"] == points
+        tree = ast.parse(cell.source)
+        assert isinstance(tree.body[-1], ast.Expr), f"{cell_id}: the last statement must be the points earned"
+        lists = [node for node in ast.walk(tree) if isinstance(node, ast.List) and node.elts
+                 and all(isinstance(e, ast.Call) and getattr(e.func, "id", "") == "Band" for e in node.elts)]
+        best = sum(max(ast.literal_eval(e.args[1]) for e in node.elts) for node in lists)
+        assert lists and best == points, f"{cell_id}: bands worth {best} points, the cell {points}"
+
+
+def test_a3_partial_credit_is_what_nbgrader_reads_from_a_banded_cell():
+    """Does nbgrader grade a banded cell by its value (partial credit), and give nothing when it writes to stderr?"""
+    from nbformat.v4 import new_code_cell, new_output
+    from nbgrader.utils import determine_grade
+
+    grading = {"grade": True, "grade_id": "q5-tests-bands", "locked": True, "points": 14, "schema_version": 3,
+               "solution": False, "task": False}
+    cell = new_code_cell("earned.points", metadata={"nbgrader": grading}, outputs=[
+        new_output("stream", name="stdout", text="success rate 52.0% → 5 points; coverage ...\n"),
+        new_output("execute_result", data={"text/plain": "10.0"}, execution_count=1)])
+    assert determine_grade(cell) == (10.0, 14.0)
+    cell.outputs.insert(0, new_output("stream", name="stderr", text="a warning\n"))
+    assert determine_grade(cell) == (0, 14.0)

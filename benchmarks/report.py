@@ -41,7 +41,34 @@ def _generic_section(r: dict) -> list[str]:
     return lines + [""]
 
 
-SECTIONS = {"data": _data_section}
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _quality_section(r: dict) -> list[str]:
+    lines = ["## How well the approaches code (`make bench-quality`)", "",
+             f"Measured {r['measured_at']} on {_machine(r['machine'])}. Worlds at `{r['scale']}` scale from seeds "
+             f"{', '.join(map(str, r['seeds']))}, which no notebook, test or default uses; each notebook ran with "
+             "`datathon material run` (two at a time) and its submission was scored on the test split.", ""]
+    for title, rows in [("mean of the seeds", r["mean"]), *((f"seed {s}", v) for s, v in r["per_seed"].items())]:
+        lines += [f"### {title}", "",
+                  "| approach | coded | precision | success | top-5 | coverage at 95 % | s / 1,000 bulletins | notebook s |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, m in rows.items():
+            per = m.get("seconds_per_1000")
+            lines.append(f"| {name} | {_pct(m['coding_rate'])} | {_pct(m['precision'])} | {_pct(m['success_rate'])} "
+                         f"| {_pct(m.get('top5_accuracy'))} | {_pct(m.get('coverage_at_95'))} "
+                         f"| {'—' if per is None else f'{per:.2f}'} | {m.get('notebook_seconds', '—')} |")
+        lines.append("")
+    bar = r["quality_bar"]
+    lines += ["Quality bar: approaches beating MCA's success rate: "
+              f"{', '.join(bar['approaches_beating_mca']) or 'none'}; combined entry ≥ 75 % coded at ≥ 95 % precision: "
+              f"{'met' if bar['combined_codes_75_at_95'] else '**not met**'}; top-5 ≥ 90 % of codable: "
+              f"{'met' if bar['combined_top5_90'] else '**not met**'}.", ""]
+    return lines
+
+
+SECTIONS = {"data": _data_section, "quality": _quality_section}
 
 
 def build_report() -> str:

@@ -22,7 +22,7 @@ rejects each bulletin's best candidate by a class that combines the two scores:
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ LEGAL_FORM_WORDS = {"SARL", "SAS", "SA", "EURL", "SASU", "SNC", "SCI", "SCOP", "
                     "ETABLISSEMENTS", "CIE", "ET", "DE", "DU", "DES", "LA", "LE", "LES", "L", "D"}
 NAME_FIELDS = ["denominationUniteLegale", "enseigne1Etablissement", "denominationUsuelleEtablissement",
                "sigleUniteLegale"]
-CHUNK_CELLS = 4_000_000  # bulletin × name pairs scored at once (16 MB of int32)
+CHUNK_CELLS = 4_000_000  # cells of a (declared name × name or establishment) score matrix (16 MB of int32)
 OUTPUT_COLUMNS = ["CABBI", "SIRETC", "I_MCA_C", "NOTE_MCA_NOM_C", "NOTE_MCA_ADR_C"]
 CLASS_TABLE = np.array([[1, 2, 4], [3, 5, 7], [6, 8, 9]], dtype=np.int8)  # [name level][address level]
 
@@ -90,24 +90,39 @@ class ActivityCheck:
         return bool(self.stems(activity) & self.stems_by_code.get(naf, set()))
 
 
+def each_distinct(func, values) -> np.ndarray:
+    """``[func(v) for v in values]`` as an object array, calling ``func`` once per distinct value.
+
+    Missing values (None, NaN, pandas' NA) all get ``func(None)``. Registers and bulletins repeat
+    their names and streets a lot: normalising each text once saves most of the work.
+    """
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    # One slot more, for the missing values: their code is -1, the last slot.
+    results = np.empty(len(uniques) + 1, dtype=object)
+    results[:-1] = [func(u) for u in uniques]
+    if (codes < 0).any():
+        results[-1] = func(None)
+    return results[codes]
+
+
 def _register_names(reg: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Every (establishment row, normalised name) pair of the register, blanks dropped."""
     rows, names = [], []
-    idx = np.arange(len(reg))
     for col in NAME_FIELDS:
         values = reg[col].to_numpy(dtype=object)
-        for i, v in zip(idx, values):
-            if isinstance(v, str) and v:
-                rows.append(i)
-                names.append(mca_name(v))
+        present = np.flatnonzero([isinstance(v, str) and v != "" for v in values])
+        rows.append(present)
+        names.append(each_distinct(mca_name, values[present]))
     if "nomUniteLegale" in reg:
-        for i, nom, prenom in zip(idx, reg["nomUniteLegale"].to_numpy(dtype=object),
-                                  reg["prenom1UniteLegale"].to_numpy(dtype=object)):
-            if isinstance(nom, str) and nom:
-                rows.append(i)
-                names.append(mca_name(f"{nom} {prenom if isinstance(prenom, str) else ''}"))
-    rows_a = np.array(rows, dtype=np.int64)
-    names_a = np.array(names, dtype=object)
+        noms = reg["nomUniteLegale"].to_numpy(dtype=object)
+        prenoms = reg["prenom1UniteLegale"].to_numpy(dtype=object)
+        present = np.flatnonzero([isinstance(v, str) and v != "" for v in noms])
+        full = [f"{nom} {prenom if isinstance(prenom, str) else ''}"
+                for nom, prenom in zip(noms[present], prenoms[present])]
+        rows.append(present)
+        names.append(each_distinct(mca_name, full))
+    rows_a = np.concatenate(rows).astype(np.int64)
+    names_a = np.concatenate(names)
     keep = names_a != ""
     return rows_a[keep], names_a[keep]
 
@@ -146,6 +161,71 @@ def group_positions(keys: np.ndarray) -> dict:
     return {uniques[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(uniques))}
 
 
+def name_candidates(queries: list[str], choices: list[str], choice_rows: np.ndarray,
+                    workers: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MCA's name search among one commune's establishments: ``(query, row, name score)`` triples.
+
+    ``choices[j]`` is a name of the establishment ``choice_rows[j]``; an establishment scores the
+    best of its names (``fuzz.ratio`` × 10, 0–1000). Each query keeps its 5 best establishments;
+    where the 5th best is a fair name or better (≥ 200), every establishment tied with it too, so
+    that identical names are all scored on their address (ties below that are never validated);
+    scoring the addresses of all pairs would be wasted work. Returns, for every kept pair, the
+    query's position in ``queries``, the establishment's row and the name score.
+    """
+    establishments, name_owner = np.unique(np.asarray(choice_rows, dtype=np.int64), return_inverse=True)
+    # Names and declared names repeat a lot (chains, trades, homonyms, "MAIRIE"): score each
+    # distinct text once. A row of scores depends only on the query's text, so queries sharing a
+    # text share their candidates.
+    query_code, query_texts = pd.factorize(np.array(queries, dtype=object))
+    choice_code, choice_texts = pd.factorize(np.array(choices, dtype=object))
+    n_texts, n_est = len(choice_texts), len(establishments)
+    # Each establishment's distinct names, as columns of the text score matrix: the first for
+    # all, then the second, third... for those that have that many.
+    pairs = np.unique(name_owner.astype(np.int64) * n_texts + choice_code)
+    pair_est, pair_text = np.divmod(pairs, n_texts)
+    first = np.searchsorted(pair_est, np.arange(n_est))
+    n_names = np.diff(np.append(first, len(pairs)))
+    more_names = []
+    for s in range(1, int(n_names.max())):
+        has = np.flatnonzero(n_names > s)
+        more_names.append((has, pair_text[first[has] + s]))
+
+    k = min(5, n_est)
+    found_q, found_e, found_s = [], [], []
+    # Chunks of queries bound the score matrices' memory, however large the town.
+    chunk = max(1, CHUNK_CELLS // max(n_texts, n_est))
+    for lo in range(0, len(query_texts), chunk):
+        text_scores = process.cdist(query_texts[lo:lo + chunk], choice_texts, scorer=fuzz.ratio,
+                                    dtype=np.int32, workers=workers)
+        scores = text_scores[:, pair_text[first]]  # queries × establishments, in row order
+        for has, column in more_names:
+            scores[:, has] = np.maximum(scores[:, has], text_scores[:, column])
+        del text_scores
+        scores *= 10
+        kth = np.partition(scores, n_est - k, axis=1)[:, n_est - k]  # the 5th best score
+        wide = kth >= 200
+        rows, cols = np.nonzero(scores >= np.where(wide, kth, np.iinfo(np.int32).max)[:, None])
+        # Below a fair 5th best, exactly 5: whichever of the tied ones argpartition picks.
+        narrow = np.flatnonzero(~wide)
+        top = np.argpartition(-scores[narrow], k - 1, axis=1)[:, :k]
+        rows = np.concatenate([rows, np.repeat(narrow, k)])
+        cols = np.concatenate([cols, top.ravel()])
+        found_q.append(lo + rows)
+        found_e.append(cols)
+        found_s.append(scores[rows, cols])
+    cand_q, cand_e, cand_s = (np.concatenate(parts) for parts in (found_q, found_e, found_s))
+    # Hand each distinct text's candidates to every query written that way.
+    order = np.argsort(cand_q, kind="stable")
+    cand_e, cand_s = cand_e[order], cand_s[order]
+    per_text = np.bincount(cand_q, minlength=len(query_texts))
+    text_start = np.cumsum(per_text) - per_text
+    per_query = per_text[query_code]
+    query = np.repeat(np.arange(len(queries)), per_query)
+    query_start = np.cumsum(per_query) - per_query
+    src = np.repeat(text_start[query_code] - query_start, per_query) + np.arange(len(query))
+    return query, establishments[cand_e[src]], cand_s[src]
+
+
 def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFrame,
             workers: int = 1) -> pd.DataFrame:
     """MCA's output for ``bulletins``: ``CABBI, SIRETC, I_MCA_C, NOTE_MCA_NOM_C, NOTE_MCA_ADR_C``."""
@@ -160,12 +240,12 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
     reg_siret = reg["siret"].to_numpy(dtype=object)
     reg_commune = reg["codeCommuneEtablissement"].to_numpy(dtype=object)
     reg_postal = reg["codePostalEtablissement"].to_numpy(dtype=object)
-    reg_street = np.array([simplify(s) for s in reg["libelleVoieEtablissement"].to_numpy(dtype=object)], dtype=object)
+    reg_street = each_distinct(simplify, reg["libelleVoieEtablissement"].to_numpy(dtype=object))
     reg_number = as_objects(reg["numeroVoieEtablissement"])
     name_rows, name_texts = _register_names(reg)
 
-    b_names = np.array([mca_name(x) for x in bulletins["RS_X"].to_numpy(dtype=object)], dtype=object)
-    b_street = np.array([simplify(s) for s in bulletins["NOMVOI_X"].to_numpy(dtype=object)], dtype=object)
+    b_names = each_distinct(mca_name, bulletins["RS_X"].to_numpy(dtype=object))
+    b_street = each_distinct(simplify, bulletins["NOMVOI_X"].to_numpy(dtype=object))
     b_number = as_objects(bulletins["NUMVOI_X"])
     b_commune = resolve_communes(bulletins, communes)
     postal_of = dict(zip(communes["code_commune"], communes["code_postal"]))
@@ -182,35 +262,13 @@ def run_mca(bulletins: pd.DataFrame, register: pd.DataFrame, communes: pd.DataFr
         n_idx = names_by_commune[commune]
         # Inside a commune, its own name identifies nothing: "MAIRIE DE X" is "MAIRIE" there.
         town = commune_words.get(commune, frozenset())
-        choices = [without_words(x, town) for x in name_texts[n_idx]]
-        e_rows = name_rows[n_idx]
-        order = np.argsort(e_rows, kind="stable")
-        uniq, starts = np.unique(e_rows[order], return_index=True)
-        # Chunks of bulletins bound the score matrices' memory, however large the town.
-        chunk = max(1, CHUNK_CELLS // max(1, len(choices)))
-        for lo in range(0, len(b_all), chunk):
-            b_idx = b_all[lo:lo + chunk]
-            scores = process.cdist([without_words(x, town) for x in b_names[b_idx]], choices, scorer=fuzz.ratio,
-                                   dtype=np.int32, workers=workers)
-            # Best name of each establishment: the max over its names (columns grouped by establishment).
-            name_scores = np.maximum.reduceat(scores[:, order], starts, axis=1) * 10
-            del scores
-            # Keep the 5 best names per bulletin: scoring the addresses of all pairs is wasted work.
-            # Where the 5th best is a fair name or better, keep every name tied with it, so that
-            # identical names are all scored on their address (ties below that are never validated).
-            k = min(5, len(uniq))
-            top = np.argpartition(-name_scores, k - 1, axis=1)[:, :k]
-            kth = np.take_along_axis(name_scores, top, axis=1).min(axis=1)
-            wide = kth >= 200
-            rows_t, cols_t = np.nonzero((name_scores >= kth[:, None]) & wide[:, None])
-            narrow = np.flatnonzero(~wide)
-            rows = np.concatenate([rows_t, np.repeat(narrow, k)])
-            cols = np.concatenate([cols_t, top[narrow].ravel()])
-            bb = b_idx[rows]
-            ee = uniq[cols]
-            ns = name_scores[rows, cols]
-            ad = _same_commune_address_scores(b_street[bb], b_number[bb], reg_street[ee], reg_number[ee])
-            offer(bb, ee, ns, ad)
+        without_town = partial(without_words, words=town)
+        queries = each_distinct(without_town, b_names[b_all])
+        choices = each_distinct(without_town, name_texts[n_idx])
+        q, ee, ns = name_candidates(queries, choices, name_rows[n_idx], workers=workers)
+        bb = b_all[q]
+        ad = _same_commune_address_scores(b_street[bb], b_number[bb], reg_street[ee], reg_number[ee])
+        offer(bb, ee, ns, ad)
 
     # (b) Exact name anywhere in the département(s) present.
     exact: dict[str, list[int]] = {}

@@ -11,8 +11,9 @@ import pytest
 
 from datathon.cli import main
 from datathon.luhn import with_luhn_key
-from datathon.mca import (CLASS_TABLE, ActivityCheck, address_level, mca_name, name_level, resolve_communes,
-                          run_mca)
+from datathon import mca as mca_module
+from datathon.mca import (CLASS_TABLE, ActivityCheck, address_level, each_distinct, mca_name, name_candidates,
+                          name_level, resolve_communes, run_mca)
 from datathon.schema import BULLETINS, ETABLISSEMENTS
 
 CALIBRATION_SEEDS = (101, 202)  # reserved: no solution uses them
@@ -314,6 +315,68 @@ def test_each_bulletin_is_judged_alone():
     together = mca(reg, *rows).drop(columns="CABBI")
     alone = pd.concat([mca(reg, r).drop(columns="CABBI") for r in rows], ignore_index=True)
     pd.testing.assert_frame_equal(together, alone)
+
+
+def test_each_distinct_calls_once_per_value():
+    """Does each_distinct give the list comprehension's values, calling the function once per distinct
+    value and once for all missing ones?"""
+    calls = []
+
+    def shout(v):
+        calls.append(v)
+        return "" if v is None else v.upper()
+
+    values = ["a", "b", "a", None, "c", float("nan"), "b", pd.NA]
+    out = each_distinct(shout, values)
+    assert out.tolist() == ["A", "B", "A", "", "C", "", "B", ""]
+    assert calls.count(None) == 1 and sorted(c for c in calls if c is not None) == ["a", "b", "c"]
+    assert each_distinct(shout, []).tolist() == []
+
+
+def reference_name_candidates(queries, choices, choice_rows):
+    """MCA's name search as first written: every (query, name) pair scored, the names grouped by establishment."""
+    from rapidfuzz import fuzz, process
+
+    e_rows = np.asarray(choice_rows)
+    order = np.argsort(e_rows, kind="stable")
+    establishments, starts = np.unique(e_rows[order], return_index=True)
+    scores = process.cdist(queries, choices, scorer=fuzz.ratio, dtype=np.int32)
+    best = np.maximum.reduceat(scores[:, order], starts, axis=1) * 10
+    k = min(5, len(establishments))
+    top = np.argpartition(-best, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(best, top, axis=1).min(axis=1)
+    wide = kth >= 200
+    rows, cols = np.nonzero((best >= kth[:, None]) & wide[:, None])
+    narrow = np.flatnonzero(~wide)
+    rows = np.concatenate([rows, np.repeat(narrow, k)])
+    cols = np.concatenate([cols, top[narrow].ravel()])
+    return sorted(zip(rows.tolist(), establishments[cols].tolist(), best[rows, cols].tolist()))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_name_candidates_are_the_straightforward_search(seed, monkeypatch):
+    """Does the search by distinct texts keep exactly the pairs and scores of the straightforward one,
+    with many repeated names, ties (also among bad names, where argpartition picks) and small chunks?"""
+    rng = np.random.default_rng(seed)
+    words = ["BOULANGERIE", "DUPONT", "GARAGE", "MARTIN", "LE", "GALL", "CAFE", "PORT", "XQZW", "EARL"]
+    n_est = int(rng.integers(1, 150))
+
+    def text():
+        return " ".join(rng.choice(words, size=int(rng.integers(1, 4))))
+
+    rows, choices = [], []
+    for e in rng.permutation(1000)[:n_est]:
+        for _ in range(int(rng.integers(1, 4))):  # 1 to 3 names each, repeats included
+            rows.append(int(e))
+            choices.append(text())
+    shuffle = rng.permutation(len(rows))
+    rows, choices = [rows[i] for i in shuffle], [choices[i] for i in shuffle]
+    # Some queries match nothing well: their bad scores tie, and argpartition picks among them.
+    junk = ["Y" * 19 + letter for letter in "BGCTE"]
+    queries = [text() for _ in range(int(rng.integers(1, 30)))] + junk + junk[:2]
+    monkeypatch.setattr(mca_module, "CHUNK_CELLS", int(rng.integers(1, 200)))
+    q, e, s = name_candidates(queries, choices, np.array(rows))
+    assert sorted(zip(q.tolist(), e.tolist(), s.tolist())) == reference_name_candidates(queries, choices, rows)
 
 
 # -- the command and the calibration -----------------------------------------------------------------

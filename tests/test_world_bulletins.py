@@ -287,3 +287,31 @@ def test_mca_columns_are_consistent(bulletins, register):
     assert (bulletins.loc[coded, "I_MCA_C"] <= 5).all()
     assert bulletins.loc[~found, ["SIRETC", "NOTE_MCA_NOM_C", "NOTE_MCA_ADR_C"]].isna().all().all()
     assert bulletins.loc[bulletins["I_MCA_C"].isin([1, 2]), "SIRETC"].notna().mean() > 0.5
+
+
+def test_nearby_pools_are_the_commune_then_its_neighbours():
+    """Does Declarer.nearby list the temp agencies' clients (or the schools) of a commune, then of its
+    neighbours, in that order, building each list once?"""
+    from datathon.world.bulletins import Declarer
+    from datathon.world.geography import Departement, make_adjacency, make_addresses, make_communes, make_streets
+    from datathon.world.noise import register_rates, resolve_rates
+    from datathon.world.register import build_register, make_national_units
+
+    dep = Departement(code="35", index=0, x=350_000.0, y=6_790_000.0)
+    communes = make_communes(np.random.default_rng([5, 1]), dep, 25, 40_000)
+    rng = np.random.default_rng([5, 2])
+    streets = make_streets(rng, communes)
+    adjacency = make_adjacency(communes)
+    register = build_register(np.random.default_rng([5, 3]), dep, communes, streets, make_addresses(rng, streets),
+                              adjacency, make_national_units(np.random.default_rng([5, 10_000])), 5_000,
+                              register_rates(resolve_rates()))
+    declarer = Declarer(np.random.default_rng(0), dep, register, communes, adjacency)
+    for what, by_commune in (("clients", declarer.clients_by_commune), ("schools", declarer.school_by_commune)):
+        for commune in communes["code_commune"]:
+            near = [commune] + declarer.neighbours.get(commune, [])
+            expected = [int(i) for c in near for i in by_commune.get(c, [])]
+            pool = declarer.nearby(what, commune)
+            assert [int(i) for i in pool] == expected
+            assert declarer.nearby(what, commune) is pool
+    assert any(declarer.nearby("clients", c) for c in communes["code_commune"])
+    assert any(declarer.nearby("schools", c) for c in communes["code_commune"])

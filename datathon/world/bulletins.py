@@ -14,8 +14,10 @@ from datathon.naf import nomenclature
 from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, as_objects, nullable_strings
 from datathon.text import of_place, simplify, upper_ascii
 from datathon.world import vocabulary as V
+from datathon.world.draws import choice_cdf, draw
 from datathon.world.geography import Departement
 from datathon.world.noise import MECHANISMS_BY_NAME, resolve_rates
+from datathon.world.register import _SURNAME_CDF
 
 INTERNET_SHARE = 0.55  # share of bulletins collected on the internet (TYPCOL = 1)
 CLIENT_DIVISIONS = {"10", "16", "22", "25", "28", "31", "33", "41", "42", "43", "46", "47", "49", "52"}
@@ -39,6 +41,9 @@ DEPARTMENT_NAMES = ["SERVICE COMPTABILITE", "SERVICE TECHNIQUE", "ATELIER", "BUR
                     "DIRECTION", "SIEGE SOCIAL", "LOGISTIQUE", "PRODUCTION", "MAINTENANCE"]
 INFORMAL_WORDS = ["ENTREPRISE", "GROUPE", "MAGASIN", "USINE", "SITE", "AGENCE", "BUREAUX", "DEPOT", "SERVICE"]
 LEGAL_FORM_WORDS = ["SARL", "SAS", "SA", "EURL", "STE", "SASU"]
+# How precisely an activity is declared: the sous-classe's label, the classe's, the groupe's, the division's.
+ACTIVITY_LEVELS = [0.5, 0.15, 0.15, 0.2]
+ACTIVITY_LEVEL_CDF = choice_cdf(ACTIVITY_LEVELS)
 
 
 class LazyRecords:
@@ -70,11 +75,12 @@ class Declarer:
         self.names = dict(zip(communes["code_commune"], communes["nom_commune"]))
         self.codes = communes["code_commune"].to_numpy()
         pop = communes["population"].to_numpy().astype(float)
-        self.pop_cdf = np.cumsum(pop) / pop.sum()
+        self.pop_cdf = (np.cumsum(pop) / pop.sum()).tolist()
         self.neighbours = adjacency.groupby("code_commune")["code_commune_adjacente"].apply(list).to_dict()
         nom = nomenclature().set_index("code")
-        self.naf_labels = {code: [r.libelle, r.libelle_classe, r.libelle_groupe, r.libelle_division]
-                           for code, r in nom.iterrows()}
+        self.naf_labels = {code: list(labels) for code, labels in
+                           zip(nom.index, zip(nom["libelle"], nom["libelle_classe"], nom["libelle_groupe"],
+                                              nom["libelle_division"]))}
         active = register[register["etatAdministratifEtablissement"] == "A"]
         # Temp workers are placed with client companies near their agency.
         clients = active[active["activitePrincipaleEtablissement"].str[:2].isin(CLIENT_DIVISIONS)
@@ -83,6 +89,7 @@ class Declarer:
         # Primary teachers work in the communes' schools.
         schools = active[active["denominationUsuelleEtablissement"].str.startswith("ECOLE", na=False)]
         self.school_by_commune = {c: g.index.to_numpy() for c, g in schools.groupby("codeCommuneEtablissement")}
+        self._nearby: dict[tuple[str, str], list] = {}
 
     # -- small helpers --------------------------------------------------------------------------
     def happens(self, mechanism: str, paper: bool) -> bool:
@@ -92,13 +99,21 @@ class Declarer:
     def pick(self, items):
         return items[self.rng.integers(len(items))]
 
-    def surname(self) -> str:
-        from datathon.world.register import _SURNAME_CDF, _draw
+    def nearby(self, what: str, commune: str) -> list:
+        """Rows of temp agencies' ``"clients"`` or of ``"schools"`` in a commune and its neighbours
+        (the commune's own first). Asked for again and again: each list is built once."""
+        pool = self._nearby.get((what, commune))
+        if pool is None:
+            by_commune = self.clients_by_commune if what == "clients" else self.school_by_commune
+            near = [commune] + self.neighbours.get(commune, [])
+            pool = self._nearby[what, commune] = [i for c in near for i in by_commune.get(c, [])]
+        return pool
 
-        return V.SURNAME_POOL[_draw(self.rng, _SURNAME_CDF)]
+    def surname(self) -> str:
+        return V.SURNAME_POOL[draw(self.rng, _SURNAME_CDF)]
 
     def random_commune(self) -> str:
-        return self.codes[min(int(np.searchsorted(self.pop_cdf, self.rng.random(), side="right")), len(self.codes) - 1)]
+        return self.codes[draw(self.rng, self.pop_cdf)]
 
     def home_of(self, workplace: str) -> str:
         u = self.rng.random()
@@ -147,7 +162,7 @@ class Declarer:
         labels = self.naf_labels.get(naf)
         if not labels:
             return ""
-        level = self.rng.choice(4, p=[0.5, 0.15, 0.15, 0.2])
+        level = draw(self.rng, ACTIVITY_LEVEL_CDF)  # the same draw as rng.choice(4, p=ACTIVITY_LEVELS)
         text = upper_ascii(labels[level])
         text = text.split("(")[0].split(",")[0].split(";")[0]
         for prefix in ("COMMERCE DE DETAIL DE ", "COMMERCE DE GROS DE ", "ACTIVITES DE ", "ACTIVITES DES "):
@@ -182,14 +197,12 @@ class Declarer:
             name = None
             teacher = self.rng.random() < e["_teacher_share"]
             if kind == "temp_agency" and self.rng.random() < e["_temp_share"] and self.happens("temp_agency_client", paper):
-                near = [e["codeCommuneEtablissement"]] + self.neighbours.get(e["codeCommuneEtablissement"], [])
-                pool = [i for c in near for i in self.clients_by_commune.get(c, [])]
+                pool = self.nearby("clients", e["codeCommuneEtablissement"])
                 if pool:
                     target = self.records[self.pick(pool)]
                     noise.append("temp_agency_client")
             if kind == "dsden" and teacher:  # a primary teacher: works in a school near home
-                near = [home] + self.neighbours.get(home, [])
-                pool = [i for c in near for i in self.school_by_commune.get(c, [])]
+                pool = self.nearby("schools", home)
                 if pool:
                     target = self.records[self.pick(pool)]
             if teacher and self.happens("education_nationale", paper):

@@ -15,6 +15,7 @@ from scipy.spatial import Delaunay
 
 from datathon.schema import nullable_strings
 from datathon.world import vocabulary as V
+from datathon.world.draws import choice_cdf, draw
 
 COMMUNE_SPACING_M = 4_500.0  # typical distance between neighbouring commune centres
 
@@ -179,14 +180,14 @@ def make_streets(rng: np.random.Generator, communes: pd.DataFrame) -> pd.DataFra
     type_codes = [t[0] for t in V.STREET_TYPES]
     type_words = {t[0]: t[1] for t in V.STREET_TYPES}
     type_p = np.array([t[2] for t in V.STREET_TYPES])
-    type_p = type_p / type_p.sum()
+    type_cdf = choice_cdf(type_p / type_p.sum())
     rows = []
     for c in communes.itertuples(index=False):
         n_streets = int(np.clip(3 + c.population / 220, 3, 600))
         used: set[tuple[str, str]] = set()
         radius = 350 + 12 * np.sqrt(c.population)
         for _ in range(n_streets):
-            t = type_codes[rng.choice(len(type_codes), p=type_p)]
+            t = type_codes[draw(rng, type_cdf)]  # as rng.choice(len(type_codes), p=type_p), one draw
             name = _street_name(rng, t)
             if (t, name) in used:
                 continue

@@ -33,6 +33,7 @@ from datathon.naf import nomenclature
 from datathon.schema import ETABLISSEMENTS, TRANCHES, nullable_strings
 from datathon.text import of_place, upper_ascii
 from datathon.world import vocabulary as V
+from datathon.world.draws import draw
 from datathon.world.geography import Departement
 
 # Share of establishments by NAF division (the rest spread evenly over the other divisions).
@@ -148,14 +149,20 @@ class RegisterBuilder:
         self.commune_postal = dict(zip(communes["code_commune"], communes["code_postal"]))
         self.pop = dict(zip(communes["code_commune"], communes["population"]))
         self.commune_upper = {c: upper_ascii(n) for c, n in self.commune_names.items()}
-        # Per commune: its streets as arrays, and cumulative weights for ordinary, business-zone and
-        # town-centre addresses (weighted choices without pandas in the hot path).
+        # Per commune: its streets as lists, and cumulative weights for ordinary, business-zone and
+        # town-centre addresses. Plain Python values: addresses are drawn one at a time, where
+        # numpy's per-call cost would dominate.
         first_point = (addresses.groupby("street_id", sort=False).cumcount() == 0).to_numpy()
         first_row = pd.Series(np.flatnonzero(first_point), index=addresses["street_id"].to_numpy()[first_point])
+        street_ids = streets["street_id"].to_numpy()
+        street_types = streets["type_voie"].to_numpy()
+        street_labels = streets["libelle_voie"].to_numpy()
+        street_numbers = streets["n_numbers"].to_numpy()
+        street_first_row = first_row.loc[street_ids].to_numpy()
         self.street_table = {}
-        for code, g in streets.groupby("code_commune", sort=False):
-            types = g["type_voie"].to_numpy()
-            w = np.ones(len(g))
+        for code, at in streets.groupby("code_commune", sort=False).indices.items():
+            types = street_types[at]
+            w = np.ones(len(at))
             zone = w.copy()
             zone[types == "ZA"] *= 25
             zone[types == "RTE"] *= 4
@@ -163,28 +170,34 @@ class RegisterBuilder:
             central[np.isin(types, ["PL", "RUE", "AV", "BD"])] *= 4
             central[np.isin(types, ["LD", "ZA", "CHE"])] *= 0.1
             self.street_table[code] = (
-                g["street_id"].to_numpy(), types, g["libelle_voie"].to_numpy(), g["n_numbers"].to_numpy(),
-                first_row.loc[g["street_id"].to_numpy()].to_numpy(),
-                {"": np.cumsum(w) / w.sum(), "zone": np.cumsum(zone) / zone.sum(),
-                 "central": np.cumsum(central) / central.sum()},
+                street_ids[at].tolist(), types.tolist(), street_labels[at].tolist(), street_numbers[at].tolist(),
+                street_first_row[at].tolist(),
+                {"": (np.cumsum(w) / w.sum()).tolist(), "zone": (np.cumsum(zone) / zone.sum()).tolist(),
+                 "central": (np.cumsum(central) / central.sum()).tolist()},
             )
-        self.ax = addresses["x"].to_numpy()
-        self.ay = addresses["y"].to_numpy()
-        self.arep = addresses["rep"].fillna("").to_numpy(dtype=object)
+        # Sirene's coordinates are to the decimetre: rounded once per address point, not per use.
+        self.ax = [round(x, 1) for x in addresses["x"].tolist()]
+        self.ay = [round(y, 1) for y in addresses["y"].tolist()]
+        self.arep = addresses["rep"].fillna("").tolist()
         self.neighbours = adjacency.groupby("code_commune")["code_commune_adjacente"].apply(list).to_dict()
         self.rows: list[dict] = []
         # Local SIRENs come from this département's own range, without repetition.
         # Each département draws SIRENs from blocks of its own: public bodies' start with 2 (as
         # communes', schools' and hospitals' do), companies' and sole proprietors' with 3 to 8.
-        self._siren_pool = with_luhn_key(30_000_000 + dep.index * 600_000 + rng.permutation(600_000)[:capacity], 9)
+        self._siren_pool = with_luhn_key(30_000_000 + dep.index * 600_000 + rng.permutation(600_000)[:capacity],
+                                         9).tolist()
         self._siren_next = 0
-        self._public_pool = with_luhn_key(20_000_000 + dep.index * 100_000 + rng.permutation(100_000)[:20_000], 9)
+        self._public_pool = with_luhn_key(20_000_000 + dep.index * 100_000 + rng.permutation(100_000)[:20_000],
+                                          9).tolist()
         self._public_next = 0
         self._national_nic: dict[str, int] = {}
-        self._tranche_cdf = {k: (list(p), np.cumsum(list(p.values())) / sum(p.values()))
+        self._tranche_cdf = {k: (list(p), (np.cumsum(list(p.values())) / sum(p.values())).tolist())
                              for k, p in SIZE_PROFILES.items()}
         nom = nomenclature()
         self.naf_by_division = nom.groupby("division")["code"].apply(list).to_dict()
+        self.size_profiles = {d: size_profile(d) for d in self.naf_by_division}
+        # A commune's name as it appears inside business names ("SAINT AUBIN DU CORMIER").
+        self.town_words = {c: n.replace("-", " ").replace("'", " ") for c, n in self.commune_upper.items()}
 
     # -- identifiers --------------------------------------------------------------------------
     def new_siren(self, public: bool = False) -> str:
@@ -206,9 +219,9 @@ class RegisterBuilder:
     def address(self, code_commune: str, zone: bool = False, central: bool = False) -> dict:
         sids, types, labels, n_numbers, first_rows, cdfs = self.street_table[code_commune]
         cdf = cdfs["zone" if zone else "central" if central else ""]
-        i = min(int(np.searchsorted(cdf, self.rng.random(), side="right")), len(cdf) - 1)
-        n = int(n_numbers[i])
-        row = int(first_rows[i])
+        i = draw(self.rng, cdf)
+        n = n_numbers[i]
+        row = first_rows[i]
         number = None
         if n > 0:
             k = int(self.rng.integers(n))
@@ -222,9 +235,9 @@ class RegisterBuilder:
             "codePostalEtablissement": self.commune_postal[code_commune],
             "libelleCommuneEtablissement": self.commune_upper[code_commune],
             "codeCommuneEtablissement": code_commune,
-            "coordonneeLambertAbscisseEtablissement": round(float(self.ax[row]), 1),
-            "coordonneeLambertOrdonneeEtablissement": round(float(self.ay[row]), 1),
-            "_street_id": int(sids[i]),
+            "coordonneeLambertAbscisseEtablissement": self.ax[row],
+            "coordonneeLambertOrdonneeEtablissement": self.ay[row],
+            "_street_id": sids[i],
         }
 
     # -- establishments -----------------------------------------------------------------------
@@ -232,7 +245,7 @@ class RegisterBuilder:
         if isinstance(profile, tuple):
             return str(profile[self.rng.integers(len(profile))])
         keys, cdf = self._tranche_cdf[profile]
-        return keys[min(int(np.searchsorted(cdf, self.rng.random(), side="right")), len(keys) - 1)]
+        return keys[draw(self.rng, cdf)]
 
     def headcount(self, tranche: str) -> int:
         lo, hi = TRANCHES[tranche]
@@ -282,7 +295,7 @@ class RegisterBuilder:
         return items[self.rng.integers(len(items))]
 
     def surname(self) -> str:
-        return V.SURNAME_POOL[_draw(self.rng, _SURNAME_CDF)]
+        return V.SURNAME_POOL[draw(self.rng, _SURNAME_CDF)]
 
     # -- the kinds ------------------------------------------------------------------------------
     def public_sector(self, national: NationalUnits) -> None:
@@ -397,7 +410,7 @@ class RegisterBuilder:
 
     def legal_form(self) -> tuple[str, str]:
         forms = V.LEGAL_FORMS
-        f = forms[_draw(self.rng, _LEGAL_FORM_CDF)]
+        f = forms[draw(self.rng, _LEGAL_FORM_CDF)]
         return f[0], f[1]
 
     def business_name(self, division: str, town: str) -> tuple[str, str | None]:
@@ -441,8 +454,8 @@ class RegisterBuilder:
             division = divisions[division_draws[made % draws]]
             naf = self.pick(self.naf_by_division[division])
             commune = communes[commune_draws[made % draws]]
-            town = upper_ascii(self.commune_names[commune]).replace("-", " ").replace("'", " ")
-            profile = size_profile(division)
+            town = self.town_words[commune]
+            profile = self.size_profiles[division]
             zone = profile == "industry"
             if division in ("94", "88", "93", "90") and self.rng.random() < 0.7:
                 label = self.pick(["ASSOCIATION", "CLUB", "AMICALE", "COMITE", "ADMR"])
@@ -492,6 +505,15 @@ class RegisterBuilder:
                 by_key.setdefault((r["codeCommuneEtablissement"], r["activitePrincipaleEtablissement"][:2]), []).append(i)
         originals = {i: {col: r[col] for col in HOMONYM_COLUMNS} for i, r in enumerate(self.rows)
                      if r["_kind"] == "independent"}
+        # Names are copied, never SIRENs or places: each (commune, division)'s pool is fixed, build it once.
+        pools: dict[tuple[str, str], list[int]] = {}
+
+        def one_establishment_units(key: tuple[str, str]) -> list[int]:
+            pool = pools.get(key)
+            if pool is None:
+                pool = pools[key] = [j for j in by_key.get(key, []) if per_siren[self.rows[j]["siren"]] == 1]
+            return pool
+
         for i, r in enumerate(self.rows):
             if r["_kind"] != "independent" or per_siren[r["siren"]] > 1 \
                     or self.rng.random() >= self.rates["homonym_nearby"]:
@@ -499,8 +521,7 @@ class RegisterBuilder:
             neighbours = list(self.neighbours.get(r["codeCommuneEtablissement"], []))
             self.rng.shuffle(neighbours)
             for nb in neighbours:
-                pool = [j for j in by_key.get((nb, r["activitePrincipaleEtablissement"][:2]), [])
-                        if per_siren[self.rows[j]["siren"]] == 1]
+                pool = one_establishment_units((nb, r["activitePrincipaleEtablissement"][:2]))
                 if pool:
                     # Copy a name as it was first drawn, never one already copied: no pile-ups.
                     r.update(originals[self.pick(pool)])
@@ -539,35 +560,31 @@ class RegisterBuilder:
             self.rows.append(closed)
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows)
+        # Plain objects first: letting pandas infer every column's type (Arrow strings), only to
+        # convert the schema's columns again, costs more than the conversion itself.
+        df = pd.DataFrame(self.rows, dtype=object)
         sirens = df["siren"].astype(np.int64).to_numpy()
         nics = df["nic"].astype(np.int64).to_numpy()
-        sirets = with_luhn_key(sirens * 10_000 + nics, 14)
-        df["siret"] = [f"{s:014d}" for s in sirets]
-        df["nic"] = df["siret"].str[9:]
+        sirets = [f"{s:014d}" for s in with_luhn_key(sirens * 10_000 + nics, 14)]
+        computed = {"siret": sirets, "nic": [s[9:] for s in sirets]}
         out = pd.DataFrame(index=df.index)
         for col, dtype in ETABLISSEMENTS.items():
-            if dtype == "string":
-                out[col] = nullable_strings(df[col].to_numpy()) if col in df else pd.array([None] * len(df), dtype="string")
-            else:
-                out[col] = df[col].astype(dtype)
-        for col in df.columns:
-            if col.startswith("_"):
-                out[col] = df[col].to_numpy()
+            values = computed[col] if col in computed else df[col].to_numpy() if col in df else [None] * len(df)
+            out[col] = nullable_strings(values) if dtype == "string" else np.asarray(values).astype(dtype)
+        # The builder's own columns (kind, known name, headcount...), typed as pandas infers them.
+        private = pd.DataFrame({col: df[col].tolist() for col in df.columns if col.startswith("_")})
+        for col in private.columns:
+            out[col] = private[col].to_numpy()
         return out
 
 
 HOMONYM_COLUMNS = ("denominationUniteLegale", "nomUniteLegale", "prenom1UniteLegale", "categorieJuridiqueUniteLegale",
                    "sigleUniteLegale", "_known_name", "_sign", "enseigne1Etablissement")
 _REP_CODES = {"bis": "B", "ter": "T", "quater": "Q"}  # BAN spelling → Sirene's index
-_SURNAME_CDF = np.cumsum(1.0 / np.arange(1, len(V.SURNAME_POOL) + 1) ** 0.75)
-_SURNAME_CDF /= _SURNAME_CDF[-1]
-_LEGAL_FORM_CDF = np.cumsum([f[2] for f in V.LEGAL_FORMS]) / sum(f[2] for f in V.LEGAL_FORMS)
-
-
-def _draw(rng: np.random.Generator, cdf: np.ndarray) -> int:
-    """One weighted draw from a cumulative distribution."""
-    return min(int(np.searchsorted(cdf, rng.random(), side="right")), len(cdf) - 1)
+# Cumulative distributions as lists of floats, for draw() one at a time.
+_SURNAME_WEIGHTS = np.cumsum(1.0 / np.arange(1, len(V.SURNAME_POOL) + 1) ** 0.75)  # Zipf-like, frequent first
+_SURNAME_CDF = (_SURNAME_WEIGHTS / _SURNAME_WEIGHTS[-1]).tolist()
+_LEGAL_FORM_CDF = (np.cumsum([f[2] for f in V.LEGAL_FORMS]) / sum(f[2] for f in V.LEGAL_FORMS)).tolist()
 
 
 def _band(staff: int) -> str:

@@ -603,9 +603,8 @@ class Coder:
         steps.update(1)
         candidates = retrieve(train, reference, activity)
         features = pair_features(candidates, reference, None)
-        # The activity probabilities of training pairs come from classifiers that did not see the
-        # bulletin: in-sample ones would be too good, and the matcher would trust them too much.
-        features["activity_probability"] = _held_out_activity(features, train, reference, folds, seed)
+        features["activity_probability"] = HeldOutActivity(reference, train, folds=folds, seed=seed).probabilities(
+            features, train, reference)
         steps.update(1)
         truth = labels(features, train, reference)
         matchers = CrossFitted(folds=folds, seed=seed, negatives=negatives).fit(features, truth, progress=steps)
@@ -662,16 +661,27 @@ class Prediction:
         return submission(decide(self.top, chosen, len(self.bulletins)), self.bulletins, self.reference)
 
 
-def _held_out_activity(features: pd.DataFrame, train: pd.DataFrame, reference: Reference, folds: int,
-                       seed: int) -> np.ndarray:
-    """``activity_probability`` of training pairs, each from a classifier that did not see its bulletin."""
-    bulletin = features["bulletin"].to_numpy(dtype=np.int64)
-    fold = np.random.default_rng(seed + 1).integers(0, folds, len(train))
-    ape = reference.register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object, na_value="")
-    text = train["ACTET_X"].to_numpy(dtype=object)
-    out = np.zeros(len(features))
-    for f in range(folds):
-        held = fold[bulletin] == f
-        model = reference.activity_model(train[fold != f])
-        out[held] = model.probability_of(text[bulletin[held]], ape[features["row"].to_numpy(dtype=np.int64)[held]])
-    return out
+class HeldOutActivity:
+    """Activity classifiers for labelled bulletins, each learnt without one fold of them.
+
+    A training bulletin's ``activity_probability`` must come from a classifier that did not see it:
+    in-sample probabilities would be too good, and the matcher would trust them too much.
+    ``fold[i]`` is training bulletin ``i``'s fold, ``models[f]`` the classifier learnt without fold ``f``.
+    """
+
+    def __init__(self, reference: Reference, train: pd.DataFrame, *, folds: int = 3, seed: int = 0):
+        self.fold = np.random.default_rng(seed + 1).integers(0, folds, len(train))
+        self.models = [reference.activity_model(train[self.fold != f]) for f in range(folds)]
+
+    def probabilities(self, features: pd.DataFrame, train: pd.DataFrame, reference: Reference) -> np.ndarray:
+        """``activity_probability`` of training pairs (``features``' ``bulletin`` are positions in ``train``)."""
+        bulletin = features["bulletin"].to_numpy(dtype=np.int64)
+        rows = features["row"].to_numpy(dtype=np.int64)
+        ape = reference.register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object,
+                                                                                               na_value="")
+        text = train["ACTET_X"].to_numpy(dtype=object)
+        out = np.zeros(len(features))
+        for f, model in enumerate(self.models):
+            held = self.fold[bulletin] == f
+            out[held] = model.probability_of(text[bulletin[held]], ape[rows[held]])
+        return out

@@ -29,39 +29,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import browser as chromium
+from browser import artifacts  # noqa: F401  (a fixture the tests below take)
+
 from datathon.lab import IP
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 STARTUP_TIMEOUT = 60  # seconds for JupyterLab to answer
 RUN_TIMEOUT_MS = 90_000  # a kernel start and the notebook's cells up to its first failing test
 VALIDATE_TIMEOUT_MS = 240_000  # nbgrader runs the whole notebook in a new kernel
 ASSIGNMENT = "a1_names"
-
-
-def _chromium() -> str:
-    """Chromium's path; a missing browser skips locally and fails under CI (as the leaderboard's browser test)."""
-    missing = None
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        missing = f"Debian's chromium is not installed ({CHROMIUM}): run `make browser`"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            missing = "the playwright Python package is not installed: pip install -e '.[dev]'"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def artifacts(repo_root) -> Path:
-    out = repo_root / "test-artifacts"
-    out.mkdir(exist_ok=True)
-    return out
 
 
 def _env(tmp: Path) -> dict:
@@ -182,7 +158,7 @@ def test_a1_names_in_jupyterlab(lab, artifacts, repo_root):
     starter = nbformat.read(root / "starter_notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     graded = [c for c in starter.cells if c.metadata.get("nbgrader", {}).get("grade")]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium.chromium_path(), args=chromium.CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             errors = []

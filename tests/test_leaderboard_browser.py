@@ -12,16 +12,17 @@ run it (``make browser`` installs Chromium).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import urllib.parse
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+import browser as chromium
+from browser import artifacts  # noqa: F401  (a fixture the tests below take)
 
 from leaderboard_fixtures import (
     cli_env,
@@ -37,11 +38,6 @@ from leaderboard_fixtures import (
 
 from datathon.leaderboard import service
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 XSS = "<script>alert(1)</script>"
 TEAMS = [
     "Les Sirènes", "SIRETrouvé", "Mairie de Rennes", "Team Luhn", "Les Géocodeurs", "TF-IDF Squad",
@@ -57,30 +53,6 @@ FITS = (
     "() => { const s = document.getElementById('ranking');"
     " return [s.scrollHeight <= s.clientHeight + 1, s.scrollWidth <= s.clientWidth + 1]; }"
 )
-
-
-def _chromium() -> str:
-    """Chromium's path; a missing browser skips locally and fails under CI."""
-    missing = None
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        missing = f"Debian's chromium is not installed ({CHROMIUM}): run `make browser`"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            missing = "the playwright Python package is not installed: pip install -e '.[dev]'"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def artifacts(repo_root) -> Path:
-    out = repo_root / "test-artifacts"
-    out.mkdir(exist_ok=True)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +80,7 @@ def busy_event(tmp_path_factory):
 
 
 def _launch(playwright):
-    return playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=chromium.chromium_path(), args=chromium.CHROMIUM_ARGS)
 
 
 @pytest.mark.browser
@@ -119,7 +91,7 @@ def test_the_page_in_a_browser(busy_event, artifacts):
     new submission through its own refresh, then the reveal?"""
     from playwright.sync_api import sync_playwright
 
-    _chromium()
+    chromium.chromium_path()
     ev, tokens = busy_event
     port = free_port()
     proc = start_serve(ev, port)
@@ -216,11 +188,11 @@ def test_the_page_in_a_browser(busy_event, artifacts):
 
 def test_a_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_path):
     """Without Chromium, does the browser test fail when $CI is set, and only skip otherwise?"""
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setattr(chromium, "CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="chromium"):
-        _chromium()
+        chromium.chromium_path()
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
-        _chromium()
+        chromium.chromium_path()

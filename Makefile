@@ -8,7 +8,7 @@ SAMPLE_SEED := 20180118
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test test-fast data sample bench bench-data bench-score bench-grade bench-quality browser clean material starters
+.PHONY: help venv lab test test-fast data sample bench bench-data bench-score bench-grade bench-quality bench-scale browser clean material starters
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-data  generate every scale up to the campaign and time it"
 	@echo "make bench-grade autograde 60 submissions: nbgrader autograde vs datathon grade --jobs 2"
 	@echo "make bench-quality score every approach on worlds of unseen seeds (the README's quality table)"
+	@echo "make bench-scale   datathon match from one département to the campaign, Splink beside it"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,7 +89,12 @@ bench-grade: $(STAMP) $(SAMPLE)/manifest.json
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_quality
 
-bench: bench-data bench-score bench-grade bench-quality
+# datathon match from one département to the campaign, and Splink (the `bench` extra) beside it (~1 h 30).
+bench-scale: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.bench_scale
+
+bench: bench-data bench-score bench-grade bench-quality bench-scale
 	$(BIN)/python -m benchmarks.report > /dev/null
 	@echo "wrote benchmarks/report.md"
 

@@ -47,10 +47,11 @@ def write_result(name: str, result: dict) -> Path:
     return path
 
 
-def run_measured(cmd: list[str], interval: float = 0.25, env: dict | None = None) -> dict:
-    """Run a command; return its wall time and the peak resident memory of its whole process tree."""
+def run_measured(cmd: list[str], interval: float = 0.25, env: dict | None = None, capture: bool = False) -> dict:
+    """Run a command; return its wall time and the peak resident memory of its whole process tree
+    (and, with ``capture``, what it printed on stdout, as ``stdout``)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE if capture else None, text=capture)
     peak = 0
     done = threading.Event()
 
@@ -67,9 +68,11 @@ def run_measured(cmd: list[str], interval: float = 0.25, env: dict | None = None
 
     t = threading.Thread(target=watch, daemon=True)
     t.start()
+    stdout = proc.communicate()[0] if capture else None
     code = proc.wait()
     done.set()
     t.join()
-    return {"returncode": code, "seconds": round(time.perf_counter() - start, 1), "peak_rss_gib": round(peak / 2**30, 2),
+    extra = {"stdout": stdout} if capture else {}
+    return {**extra, "returncode": code, "seconds": round(time.perf_counter() - start, 1), "peak_rss_gib": round(peak / 2**30, 2),
             # Shared machines: the load says whether other work competed for the cores meanwhile.
             "load_average_1min_at_end": round(os.getloadavg()[0], 2)}

@@ -68,7 +68,48 @@ def _quality_section(r: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"data": _data_section, "quality": _quality_section}
+def _scale_section(r: dict) -> list[str]:
+    lines = ["## Coding at scale, and the peer (`make bench-scale`)", "",
+             f"Measured {r['measured_at']} on {_machine(r['machine'])}, in one run. World of seed {r['seed']}; "
+             f"`datathon match` on {r['workers']} local Dask workers (one task per département); Splink with "
+             "DuckDB on the same data. Wall time and peak memory are those of the whole process tree; quality "
+             "is scored by `datathon.evaluate` on the test split.", "",
+             "| tool | size | establishments | bulletins | wall time | peak memory | coverage at 95 % | success "
+             "| top-5 | load at end | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    sizes = {label: row for label, row in r.get("datathon", {}).items()}
+    for tool in ("datathon", "splink"):
+        for label, m in r.get(tool, {}).items():
+            if "error" in m:
+                lines.append(f"| {tool} | {label} | | | | | {m['error']} | | | | |")
+                continue
+            size = sizes.get(label, {})
+            t = m.get("targets")
+            target = "" if not t else (f"≤ {t['seconds'] // 60} min, ≤ {t['peak_rss_gib']:g} GiB: "
+                                       + ("met" if m.get("within_targets") else "**not met**"))
+            lines.append(f"| {tool} | {label} | {size.get('establishments', 0):,} | {size.get('bulletins', 0):,} "
+                         f"| {m['seconds']:,.1f} s | {m['peak_rss_gib']:.2f} GiB | {_pct(m.get('coverage_at_95'))} "
+                         f"| {_pct(m.get('success_rate'))} | {_pct(m.get('top5_accuracy'))} "
+                         f"| {m.get('load_average_1min_at_end', '?')} | {target} |")
+    lines += ["", "Where `datathon match`'s time goes (wall seconds by phase; worker seconds summed over "
+              "partitions: loading, building each partition's indexes, coding its bulletins):", "",
+              "| size | partitions | largest partition | partition | code | write | load (workers) "
+              "| reference (workers) | code (workers) |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for label, m in sizes.items():
+        st, w, big = m.get("stages", {}), m.get("work_seconds", {}), m.get("largest_partition", {})
+        lines.append(f"| {label} | {m.get('partitions')} | {big.get('name')}: {big.get('establishments', 0):,} "
+                     f"establishments, {big.get('bulletins', 0):,} bulletins | {st.get('partition')} | "
+                     f"{st.get('code')} | {st.get('write')} | {w.get('load')} | {w.get('reference')} | {w.get('code')} |")
+    training = r.get("training", {})
+    if training:
+        lines += ["", "Training (`datathon train`, the default 25,000 labelled bulletins): "
+                  + "; ".join(f"{label}: {m['seconds']} s, {m['peak_rss_gib']} GiB" for label, m in training.items())
+                  + "."]
+    return lines + [""]
+
+
+SECTIONS = {"data": _data_section, "quality": _quality_section, "scale": _scale_section}
 
 
 def build_report() -> str:

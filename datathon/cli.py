@@ -25,6 +25,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="directory to write")
     p.add_argument("--register", type=Path, help="a real Sirene StockEtablissement CSV to use as the register")
     p.add_argument("--unites-legales", type=Path, help="the StockUniteLegale CSV to join on siren (with --register)")
+    p.add_argument("--departements", type=int, metavar="N",
+                   help="number of départements instead of the scale's (campaign with 10: a tenth of the campaign)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_generate)
@@ -41,6 +43,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         unites_legales=args.unites_legales,
         force=args.force,
         progress=not args.quiet,
+        departements=args.departements,
     )
     counts = ", ".join(f"{k}: {v:,}" for k, v in manifest["rows"].items())
     print(f"wrote {args.out} ({counts})")
@@ -235,6 +238,84 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_grade)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    """``datathon train``: the combined matcher learnt on labelled bulletins, saved to a model file (datathon/pipeline.py)."""
+    p = sub.add_parser(
+        "train",
+        help="train the combined matcher on labelled bulletins and save it to a model file",
+        description="Learn the combined matcher (datathon/matcher.py) on the labelled bulletins "
+        "(bulletins_train) of a few départements, choose the threshold that reaches the target precision "
+        "on held-out bulletins, and write the model file with the manifest of the data it learnt from.",
+    )
+    p.add_argument("--data", required=True, type=Path, help="data directory with labelled bulletins")
+    p.add_argument("--out", required=True, type=Path, help="model file to write (e.g. model.pkl)")
+    p.add_argument("--departements", nargs="+", metavar="DEP",
+                   help="learn on these départements (default: the fewest that give --bulletins)")
+    p.add_argument("--bulletins", type=int, default=25_000, metavar="N",
+                   help="labelled bulletins to learn on by default (whole départements; default 25000)")
+    p.add_argument("--precision", type=float, default=0.95, help="target precision of automatic coding (0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the folds and the negatives' sampling")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def _cmd_train(args: argparse.Namespace) -> int:
+        from datathon.pipeline import train
+
+        if args.out.is_dir():
+            raise UserError(f"--out {args.out} is a directory: give the model file's name, say {args.out / 'model.pkl'}")
+        model = train(args.data, departements=args.departements, bulletins=args.bulletins,
+                      precision=args.precision, seed=args.seed, progress=not args.quiet)
+        model.save(args.out)
+        print(f"wrote {args.out}: {model.describe()}; {model.seconds:.0f} s")
+        return 0
+
+    p.set_defaults(func=_cmd_train)
+
+
+def _add_match(sub: argparse._SubParsersAction) -> None:
+    """``datathon match``: code a whole campaign with a model file, one Dask task per département."""
+    p = sub.add_parser(
+        "match",
+        help="code the test bulletins of a data directory with a trained model (Dask, one task per département)",
+        description="Split the data by département, code each part with the model (retrieve, pair "
+        "features, score, decide) on Dask workers, and write a ranked submission CABBI;siret;rank;score "
+        "that `datathon score` accepts: rank 1 coded when its confidence reaches the model's threshold, "
+        "ranks 2 to k for manual review.",
+    )
+    p.add_argument("--data", required=True, type=Path, help="data directory (its bulletins_test are coded)")
+    p.add_argument("--model", required=True, type=Path, help="model file written by `datathon train`")
+    p.add_argument("--out", required=True, type=Path, help="submission CSV to write")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local Dask worker processes (default: one per core; 0 runs in this process)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on an existing Dask cluster (tcp://host:8786); its workers must read --work")
+    p.add_argument("--work", type=Path, metavar="DIR",
+                   help="where the partitions are written (default: a temporary directory beside --out)")
+    p.add_argument("-k", type=int, default=5, help="candidates listed per bulletin (default 5)")
+    p.add_argument("--json", action="store_true", help="print what was done as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def _cmd_match(args: argparse.Namespace) -> int:
+        from datathon.pipeline import Model, match
+
+        if args.workers is not None and args.scheduler is not None:
+            raise UserError("--workers sizes the local cluster; with --scheduler the cluster's own workers run "
+                            "the tasks: give one or the other")
+        model = Model.load(args.model)
+        if not args.quiet and not args.json:
+            print(f"model {args.model}: {model.describe()}")
+        report = match(args.data, model, args.out, workers=args.workers, scheduler=args.scheduler,
+                       work=args.work, k=args.k, progress=not args.quiet)
+        if args.json:
+            from dataclasses import asdict
+
+            print_json({**asdict(report), "out": str(report.out), "coding_rate": round(report.coding_rate, 4)})
+        else:
+            print(report.describe())
+        return 0
+
+    p.set_defaults(func=_cmd_match)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="datathon",
@@ -249,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # One entry per command; each adds its parser and sets ``func``.
 COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
-            _add_material, _add_grade]
+            _add_material, _add_grade, _add_train, _add_match]
 
 
 def main(argv: list[str] | None = None) -> int:

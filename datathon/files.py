@@ -1,10 +1,11 @@
-"""File helpers shared by the generator, the checker and the leaderboard."""
+"""File helpers shared by the generator, the checker, the leaderboard and the pipeline."""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -15,6 +16,21 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def written_atomically(target: Path):
+    """Yield a temporary path beside ``target``; it replaces ``target`` only when the block ends
+    without error, so readers find the old file or the new one, never half of it."""
+    target = Path(target)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def replace_directory(new: Path, target: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -101,6 +102,20 @@ def test_workers_do_not_change_the_bytes(tmp_path, monkeypatch):
     for name in DATA_FILES:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
     assert manifest_of(tmp_path / "one")["departements"] == ["35", "01"]
+
+
+def test_fewer_departements_are_the_first_ones_of_more(tmp_path, monkeypatch):
+    """Is a world of one département (``--departements 1``) the first département of the same seed's
+    two-département world, row for row?"""
+    monkeypatch.setitem(world.SCALES, "sample", Scale("sample", 2, 15, 800, 300))
+    generate(scale="sample", seed=11, out=tmp_path / "two", progress=False, workers=1)
+    assert main(["generate", "--scale", "sample", "--seed", "11", "--departements", "1", "--quiet",
+                 "--out", str(tmp_path / "one")]) == 0
+    assert manifest_of(tmp_path / "one")["departements"] == ["35"]
+    one = pd.read_parquet(tmp_path / "one" / "etablissements.parquet")
+    two = pd.read_parquet(tmp_path / "two" / "etablissements.parquet")
+    first = two[two["codeCommuneEtablissement"].str.startswith("35")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(one, first)
 
 
 def test_committed_sample_is_the_public_seed(sample_world, repo_root):
@@ -342,6 +357,8 @@ def test_bad_values_are_one_line_errors(tmp_path, capsys, args, words):
     ({"scale": "sample", "seed": -1}, "seed"),
     ({"scale": "sample", "seed": 1.5}, "seed"),
     ({"scale": "sample", "seed": "1"}, "seed"),
+    ({"scale": "sample", "seed": 1, "departements": 0}, "--departements"),
+    ({"scale": "campaign", "seed": 1, "departements": 500}, "--departements"),
 ])
 def test_bad_api_arguments_raise_user_errors(tmp_path, kwargs, match):
     """Does generate() refuse an unknown scale and a seed that is not a non-negative integer?"""

@@ -6,6 +6,7 @@ work partitions (and runs on both cores) while the same seed always gives the sa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,8 +29,8 @@ from datathon.schema import (ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETA
                              MANIFEST, NAF_FILE, NOISE_COLUMN, TRUTH, TRUTH_COLUMN)
 from datathon.world import noise
 from datathon.world.bulletins import draw_bulletins
-from datathon.world.geography import (Departement, make_addresses, make_adjacency, make_communes,
-                                      make_departements, make_streets)
+from datathon.world.geography import (Departement, departement_codes, make_addresses, make_adjacency,
+                                      make_communes, make_departements, make_streets)
 from datathon.world.register import NationalUnits, build_register, make_national_units
 from datathon.world.scales import SCALES, Scale
 
@@ -92,14 +93,19 @@ def _check_out(out: Path, force: bool) -> None:
         raise UserError(f"{out} is not empty: choose an empty directory, or add --force to replace its files")
 
 
-def generate(scale: str, seed: int, out, register=None, unites_legales=None, force: bool = False,
-             progress: bool = True, workers: int | None = None, rates: dict | None = None) -> dict:
+def generate(scale: str | Scale, seed: int, out, register=None, unites_legales=None, force: bool = False,
+             progress: bool = True, workers: int | None = None, rates: dict | None = None,
+             departements: int | None = None) -> dict:
     """Write a synthetic world (or bulletins synthesised on a real register) to ``out``.
+
+    ``scale`` names one of :data:`SCALES` (or is a :class:`Scale`, for tests that want a tiny
+    world); ``departements`` overrides its number of départements (``campaign`` with 10 is a tenth
+    of the campaign). The first ``n`` départements of a seed are the same whatever ``n``.
 
     The directory is written completely or not at all: files go to a temporary directory beside
     ``out`` and replace its content only at the end. Returns the manifest.
     """
-    if scale not in SCALES:
+    if not isinstance(scale, Scale) and scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UserError(f"--seed must be a non-negative integer, not {seed!r}")
@@ -107,7 +113,14 @@ def generate(scale: str, seed: int, out, register=None, unites_legales=None, for
     _check_out(out, force)
     if unites_legales is not None and register is None:
         raise UserError("--unites-legales goes with --register (the StockEtablissement file it joins)")
-    sc = SCALES[scale]
+    sc = scale if isinstance(scale, Scale) else SCALES[scale]
+    if departements is not None:
+        most = len(departement_codes(10_000))
+        if not isinstance(departements, (int, np.integer)) or not 1 <= departements <= most:
+            raise UserError(f"--departements must be a whole number from 1 to {most}, not {departements!r}")
+        if register is not None:
+            raise UserError("--departements sizes a synthetic world; with --register the register decides")
+        sc = dataclasses.replace(sc, departements=int(departements))
     noise.resolve_rates(rates)  # refuse unknown mechanisms before any work
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -4,17 +4,17 @@
 ``datathon match`` (the combined matcher, one Dask task per département, :mod:`datathon.pipeline`)
 at four sizes of the benchmark's own world (seed :data:`SEED`, which no notebook or test uses):
 
+* ``sample``: one small département of 25,000 establishments (the ``sample`` scale);
 * ``departement``: one département of 120,000 establishments (the ``departement`` scale);
 * ``campaign/10``: the first 10 départements of the campaign (``--departements 10``);
-* ``campaign/3``: the first 32;
 * ``campaign``: all 96 (1.7 M bulletins, ≥ 8.5 M establishments).
 
 The first départements of a seed are the same at every size, so the sizes nest. For each size it
 records the wall time and the peak resident memory of the whole process tree (Dask workers
 included), the seconds per stage, and the quality of the submission scored by
 :mod:`datathon.evaluate`: coverage at 95 % precision, success rate, top-5 accuracy. The
-``departement`` model is trained on that world's labelled bulletins; the campaign sizes share one
-model trained on ``campaign/10`` (the default: the fewest départements that give 25,000 labelled
+``sample`` and ``departement`` models are trained on their own world's labelled bulletins; the
+campaign sizes share one model trained on ``campaign/10`` (the default: the fewest départements that give 25,000 labelled
 bulletins). Targets for the campaign on 2 cores: ≤ 30 min and ≤ 16 GiB.
 
 The peer, Splink with DuckDB (:mod:`benchmarks.peer_splink`, the ``bench`` extra), runs on the
@@ -38,13 +38,13 @@ WORK = Path(__file__).parent / "work" / "scale"
 SEED = 8500  # the benchmarks' world: bench_data generates the same campaign
 #: label -> (scale, départements or None for the scale's own)
 SIZES = {
+    "sample": ("sample", None),
     "departement": ("departement", None),
     "campaign/10": ("campaign", 10),
-    "campaign/3": ("campaign", 32),
     "campaign": ("campaign", None),
 }
 PEER_SIZES = ("departement", "campaign/10")
-TRAINING_SIZE = {"departement": "departement"}  # the others learn on campaign/10
+TRAINING_SIZE = {"sample": "sample", "departement": "departement"}  # the campaign's sizes learn on campaign/10
 TARGETS = {"campaign": {"seconds": 30 * 60, "peak_rss_gib": 16.0}}
 
 

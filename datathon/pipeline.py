@@ -181,16 +181,18 @@ def partition(data_dir, work, *, groups: Mapping[str, Iterable[str]] | None = No
     groups = {name: set(deps) for name, deps in groups.items()}
 
     # The communes each partition needs: its départements' and their neighbours.
-    commune_codes = communes["code_commune"].astype("string").to_numpy(dtype=object, na_value="")
+    by_departement: dict[str, list[str]] = {}
+    for code in communes["code_commune"].astype("string").dropna():
+        by_departement.setdefault(schema.departement_of(code), []).append(code)
     needed: dict[str, set[str]] = {}
     for name, deps in groups.items():
-        own = [c for c in commune_codes if c and schema.departement_of(c) in deps]
+        own = [c for dep in deps for c in by_departement.get(dep, [])]
         needed[name] = {n for c in own for n in neighbours.get(c, [c])}
 
     register = _read_table(directory, "etablissements.parquet", required=True)
     adresses = _read_table(directory, "adresses.parquet", required=False)
-    register_communes = pd.Index(_strings(register, "codeCommuneEtablissement"))
-    address_communes = pd.Index(_strings(adresses, "code_insee")) if adresses is not None else None
+    register_communes = _CommuneCodes(_strings(register, "codeCommuneEtablissement"))
+    address_communes = _CommuneCodes(_strings(adresses, "code_insee")) if adresses is not None else None
     position = pd.Series(np.arange(register.num_rows), index=_strings(register, "siret"))
     position = position[~position.index.duplicated()]
 
@@ -211,11 +213,11 @@ def partition(data_dir, work, *, groups: Mapping[str, Iterable[str]] | None = No
                     proposed = position.reindex(_strings(chosen, "SIRETC")).dropna()
                     mca_rows.append(proposed.to_numpy(dtype=np.int64))
             area = sorted(needed[name])
-            in_area = np.flatnonzero(register_communes.isin(area))
+            in_area = register_communes.rows_in(area)
             taken = np.union1d(in_area, np.concatenate(mca_rows) if mca_rows else np.empty(0, np.int64))
             rows["etablissements.parquet"] = _write(register.take(taken), part / "etablissements.parquet")
             if adresses is not None:
-                rows["adresses.parquet"] = _write(adresses.take(np.flatnonzero(address_communes.isin(area))),
+                rows["adresses.parquet"] = _write(adresses.take(address_communes.rows_in(area)),
                                                   part / "adresses.parquet")
             for shared in SHARED_FILES:
                 source = data.find_file(directory, shared)
@@ -227,6 +229,20 @@ def partition(data_dir, work, *, groups: Mapping[str, Iterable[str]] | None = No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+class _CommuneCodes:
+    """The commune code of every row, as small integers: which rows lie in a set of communes is then
+    one lookup per row (the register has millions of rows, a campaign a hundred partitions)."""
+
+    def __init__(self, communes: np.ndarray):
+        self.codes, self.uniques = pd.factorize(pd.Series(communes, dtype=object))
+
+    def rows_in(self, communes: Sequence[str]) -> np.ndarray:
+        wanted = pd.Index(self.uniques).get_indexer(list(communes))
+        inside = np.zeros(len(self.uniques) + 1, dtype=bool)  # the last slot: code -1, no commune
+        inside[wanted[wanted >= 0]] = True
+        return np.flatnonzero(inside[self.codes])
 
 
 def _write(table: pa.Table, path: Path) -> int:

@@ -106,6 +106,30 @@ def _mca_communes(directory: Path) -> set[str]:
     return set(register.loc[register["siret"].isin(proposed), "codeCommuneEtablissement"].dropna())
 
 
+def test_bulletins_without_a_place_are_matched_on_mca_candidates(world, model, tmp_path):
+    """Bulletins whose département cannot be read go to the ``unplaced`` partition, whose register
+    is their MCA candidates; each still gets a rank-1 line, and only MCA's candidate can be coded."""
+    copy = tmp_path / "world"
+    shutil.copytree(world, copy)
+    test = pd.read_parquet(copy / "bulletins_test.parquet")
+    lost = test.index[:20]
+    test.loc[lost, ["CLT_X", "DLT_X", "DEPCOM_CODE"]] = None
+    test.to_parquet(copy / "bulletins_test.parquet", index=False)
+    parts = {p.name: p for p in pipeline.partition(copy, tmp_path / "parts", splits=("test",), progress=False)}
+    assert pipeline.UNPLACED in parts
+    unplaced = data.load(parts[pipeline.UNPLACED].directory, splits=("test",), with_truth=False)
+    assert sorted(unplaced.bulletins_test["CABBI"]) == sorted(test.loc[lost, "CABBI"])
+    proposed = set(test.loc[lost, "SIRETC"].dropna())
+    assert set(unplaced.etablissements["siret"]) == proposed
+
+    out = tmp_path / "submission.csv"
+    pipeline.match(copy, model, out, workers=0, progress=False)
+    lines = pd.read_csv(out, sep=";", dtype=str)
+    mine = lines[lines["CABBI"].isin(test.loc[lost, "CABBI"])]
+    assert (mine["rank"] == "1").sum() == len(lost)
+    assert set(mine["siret"].dropna()) <= proposed
+
+
 def test_partition_refuses_an_existing_directory(world, tmp_path):
     """Partitions go to a new directory: an existing one is left alone, with a clear message."""
     (tmp_path / "parts").mkdir()

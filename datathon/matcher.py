@@ -8,10 +8,13 @@ The stages, each a function over frames:
 1. :class:`Reference`: what is built once per register (name index, geocoder, nearby index,
    activity labels);
 2. :func:`retrieve`: each bulletin's candidates, the union of the best names of its geographic
-   block, the establishments nearest its geocoded address, and MCA's candidate;
+   block (and of its département when none is alike), the establishments nearest its geocoded
+   address, the largest of its trade around, the temp agencies of its block, and MCA's candidate;
 3. :func:`pair_features`: for each (bulletin, candidate) pair, every signal: name similarities,
-   distance and street, activity, size, open or closed, public or private, MCA's verdict, and how
-   the candidate compares with the bulletin's other candidates;
+   distance and street, activity, size, open or closed, public or private, MCA's verdict, whether
+   the declared name is an answer at all (:class:`datathon.names.NonAnswers`), the clues of a temp
+   worker who named the client company, and how the candidate compares with the bulletin's other
+   candidates;
 4. :class:`Matcher`: gradient-boosted trees over the pairs (scikit-learn's
    ``HistGradientBoostingClassifier``: missing values allowed, no scaling needed), giving each
    candidate a probability of being the employer;
@@ -39,13 +42,17 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from datathon import schema
 from datathon.activity import ActivityClassifier, LabelSimilarity, division
 from datathon.blocking import Blocks, block_bulletins
-from datathon.names import (FEATURES as STRING_FEATURES, NameIndex, candidate_features, candidate_table,
-                            normalise_names, place_words, size_prior, without_words)
+from datathon.names import (FEATURES as STRING_FEATURES, NameIndex, NonAnswers, candidate_features,
+                            candidate_table, normalise_names, place_words, size_prior, without_words)
 from datathon.places import PLACE_FEATURES, Geocoder, NearbyIndex, PlaceScorer
 from datathon.schema import departement_of
 
 #: Where a candidate came from (columns of retrieve()'s output, 1 when it did).
-SOURCES = ("from_names", "from_places", "from_mca", "from_siblings", "from_frequent", "from_activity")
+SOURCES = ("from_names", "from_places", "from_mca", "from_siblings", "from_frequent", "from_activity",
+           "from_temp_agency", "from_departement")
+
+#: The NAF division of temporary-work agencies (78.20Z; 78.10Z placement, 78.30Z other provision of staff).
+TEMP_AGENCY_DIVISION = "78"
 
 #: Below this TF-IDF similarity, a pair found by address or activity gets string distances of 0.
 MIN_SIMILARITY_FOR_DISTANCES = 0.2
@@ -64,7 +71,9 @@ FEATURES = (
     # the establishment
     "log_size", "is_open", "is_public", "is_head_office",
     # the bulletin
-    "employer_type", "public_mismatch", "paper",
+    "employer_type", "public_mismatch", "paper", "name_uncodable", "name_frequency",
+    # temp agencies: their workers name the client company
+    "is_temp_agency", "temp_probability", "temp_agencies", "named_log_size", "named_division", "division",
     # MCA
     "is_mca", "mca_class", "mca_name_score",
     # the candidate among the bulletin's others
@@ -153,7 +162,8 @@ class Candidates:
 
 def retrieve(bulletins: pd.DataFrame, reference: Reference, activity: ActivityClassifier | None = None, *,
              k_names: int = 20, k_places: int = 25, radius: float = 250.0, k_siblings: int = 5,
-             k_activity: int = 10) -> Candidates:
+             k_activity: int = 10, k_temp: int = 8, k_departement: int = 5,
+             departement_below: float = 0.75, departement_min: float = 0.5) -> Candidates:
     """Each bulletin's candidates, the union of:
 
     * its block's ``k_names`` best names (the declared name, and the name without its town);
@@ -165,6 +175,11 @@ def retrieve(bulletins: pd.DataFrame, reference: Reference, activity: ActivityCl
     * with an ``activity`` classifier, the ``k_activity`` largest establishments of the declared
       commune in the bulletin's most probable NAF division (when neither the name nor the address
       helps, the trade and the town still narrow the search);
+    * the ``k_temp`` largest temp agencies (NAF division 78) of its block: their workers name the
+      client company they are placed with, which is never the employer;
+    * when no name of its block is alike (a TF-IDF similarity below ``departement_below``), the
+      ``k_departement`` most alike names of its whole département, from ``departement_min`` up
+      (people who give their home commune, or a commune further than the adjacent ones);
     * MCA's candidate (``SIRETC``).
 
     A pair found several ways is kept once, with a flag per way (:data:`SOURCES`)."""
@@ -176,6 +191,8 @@ def retrieve(bulletins: pd.DataFrame, reference: Reference, activity: ActivityCl
     alternatives = without_words(names, place_words(commune, reference.communes)).to_numpy(dtype=object)
     by_name = candidate_table(reference.names, names, blocks, k=k_names, alternatives=alternatives)
     by_name = by_name.assign(from_names=1.0)
+    wide = _departement_names(reference, names, blocks, by_name, k_departement, departement_below, departement_min)
+    by_name = pd.concat([by_name, wide.assign(from_names=0.0)], ignore_index=True)
 
     located = reference.geocoder.geocode(bulletins, workplace=blocks.workplace).reset_index(drop=True)
     near = reference.nearby.query(located, k=k_places, radius=radius)[["bulletin", "row"]].assign(from_places=1.0)
@@ -186,9 +203,11 @@ def retrieve(bulletins: pd.DataFrame, reference: Reference, activity: ActivityCl
     siblings = _siblings(by_name[by_name["rank"] <= k_siblings], blocks, register).assign(from_siblings=1.0)
     frequent = _frequent(blocks, reference.frequent).assign(from_frequent=1.0)
     by_activity = _by_activity(bulletins, commune, activity, register, k_activity).assign(from_activity=1.0)
+    temp = _temp_agencies(blocks, register, k_temp).assign(from_temp_agency=1.0)
 
-    pairs = by_name[["bulletin", "row", "from_names"]]
-    for other in (near, mca, siblings, frequent, by_activity):
+    pairs = by_name[["bulletin", "row", "from_names"]].merge(wide[["bulletin", "row"]].assign(from_departement=1.0),
+                                                             on=["bulletin", "row"], how="left")
+    for other in (near, mca, siblings, frequent, by_activity, temp):
         pairs = pairs.merge(other, on=["bulletin", "row"], how="outer")
     pairs[list(SOURCES)] = pairs[list(SOURCES)].fillna(0.0)
     pairs = pairs.sort_values(["bulletin", "row"], kind="stable").reset_index(drop=True)
@@ -227,6 +246,36 @@ def retrieve(bulletins: pd.DataFrame, reference: Reference, activity: ActivityCl
         found[column] = pd.to_numeric(found[column], errors="coerce").astype(np.float64)
     found["log_size"] = size_prior(register)[found["row"].to_numpy(dtype=np.int64)]
     return Candidates(pairs=found, bulletins=bulletins, blocks=blocks, located=located, names=names)
+
+
+def _departement_names(reference: Reference, names: np.ndarray, blocks: Blocks, by_name: pd.DataFrame, k: int,
+                       below: float, minimum: float) -> pd.DataFrame:
+    """The ``k`` most alike names of the whole département (from ``minimum`` up) for the bulletins
+    whose block has no name at ``below`` or more, except those already found in the block."""
+    columns = list(by_name.columns.drop("from_names"))
+    empty = pd.DataFrame({c: pd.Series(dtype=by_name[c].dtype) for c in columns})
+    if k < 1 or len(names) == 0:
+        return empty
+    best = np.zeros(len(names))
+    np.maximum.at(best, by_name["bulletin"].to_numpy(dtype=np.int64), by_name["similarity"].to_numpy(dtype=np.float64))
+    deps = blocks.workplace["departement"].to_numpy(dtype=object, na_value=None)
+    weak = np.flatnonzero((best < below) & (names != "") & np.array([d is not None for d in deps], dtype=bool))
+    if len(weak) == 0:
+        return empty
+    register = reference.register
+    commune = register["codeCommuneEtablissement"].astype("string").to_numpy(dtype=object, na_value="")
+    is_open = (register["etatAdministratifEtablissement"].astype("string") != "F").fillna(True).to_numpy(dtype=bool)
+    row_dep = np.array([departement_of(c) if c else "" for c in commune], dtype=object)
+    keys = np.array(["D:" + d for d in deps[weak]], dtype=object)
+    rows = {key: np.flatnonzero(is_open & (row_dep == key[2:])) for key in set(keys)}
+    wide_blocks = Blocks(key=keys, rows=rows, workplace=blocks.workplace.iloc[weak])
+    declared = blocks.workplace["commune"].to_numpy(dtype=object, na_value=None)[weak]
+    wide = candidate_table(reference.names, list(names[weak]), wide_blocks, k=k, communes=declared)
+    wide["bulletin"] = weak[wide["bulletin"].to_numpy(dtype=np.int64)]
+    wide = wide[wide["similarity"].to_numpy() >= minimum]
+    seen = pd.MultiIndex.from_frame(by_name[["bulletin", "row"]])
+    wide = wide[~pd.MultiIndex.from_frame(wide[["bulletin", "row"]]).isin(seen)]
+    return wide[columns].reset_index(drop=True)
 
 
 def _siblings(top: pd.DataFrame, blocks: Blocks, register: pd.DataFrame) -> pd.DataFrame:
@@ -283,6 +332,47 @@ def _by_activity(bulletins: pd.DataFrame, commune: np.ndarray, activity: Activit
     return wanted.merge(table, on=["commune", "division"])[["bulletin", "row"]].astype(np.int64)
 
 
+def is_temp_agency(register: pd.DataFrame) -> np.ndarray:
+    """Whether each establishment is a temp agency (NAF division 78)."""
+    ape = register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object, na_value="")
+    return np.array([division(c) == TEMP_AGENCY_DIVISION for c in ape], dtype=bool)
+
+
+def _temp_agencies(blocks: Blocks, register: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Each bulletin paired with the ``k`` largest open temp agencies of its block (none for a
+    bulletin that names neither a commune nor a département)."""
+    empty = pd.DataFrame({"bulletin": np.empty(0, np.int64), "row": np.empty(0, np.int64)})
+    if k < 1 or len(blocks) == 0:
+        return empty
+    is_open = (register["etatAdministratifEtablissement"].astype("string") != "F").fillna(True).to_numpy(dtype=bool)
+    agencies = np.flatnonzero(is_temp_agency(register) & is_open)  # sorted, as block rows are
+    if len(agencies) == 0:
+        return empty
+    size = size_prior(register)
+    b_parts, r_parts = [], []
+    for key, where in blocks.groups().items():
+        if not key.startswith(("C:", "D:")):  # no place at all: no agency is nearer than another
+            continue
+        rows = agencies[_in_sorted(blocks.rows[key], agencies)]
+        if len(rows) == 0:
+            continue
+        rows = rows[np.lexsort((rows, -size[rows]))][:k]
+        b_parts.append(np.repeat(where, len(rows)))
+        r_parts.append(np.tile(rows, len(where)))
+    if not b_parts:
+        return empty
+    return pd.DataFrame({"bulletin": np.concatenate(b_parts).astype(np.int64),
+                         "row": np.concatenate(r_parts).astype(np.int64)})
+
+
+def _in_sorted(sorted_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Whether each of ``targets`` is in ``sorted_rows``."""
+    if len(sorted_rows) == 0:
+        return np.zeros(len(targets), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_rows, targets), len(sorted_rows) - 1)
+    return sorted_rows[pos] == targets
+
+
 def _within_bulletin(values: np.ndarray, bulletin: np.ndarray, how: str) -> np.ndarray:
     """Per pair, the maximum (``how="max"``) of ``values`` over its bulletin's pairs, or its rank
     among them (``how="rank"``, 1 = highest; ties share the lowest rank)."""
@@ -292,10 +382,13 @@ def _within_bulletin(values: np.ndarray, bulletin: np.ndarray, how: str) -> np.n
     return frame.groupby("b")["v"].rank(method="min", ascending=False).to_numpy()
 
 
-def pair_features(candidates: Candidates, reference: Reference, activity: ActivityClassifier | None) -> pd.DataFrame:
+def pair_features(candidates: Candidates, reference: Reference, activity: ActivityClassifier | None,
+                  answers: NonAnswers | None = None) -> pd.DataFrame:
     """Every signal (:data:`FEATURES`) for each candidate pair, in a frame aligned with
     ``candidates.pairs`` (``bulletin`` and ``row`` kept first). ``activity`` is the activity
-    classifier (None leaves ``activity_probability`` missing)."""
+    classifier (None leaves ``activity_probability`` missing and ``temp_probability`` at 0),
+    ``answers`` what was learnt about declared names (None leaves ``name_uncodable`` and
+    ``name_frequency`` at 0: a constant the trees ignore, where an all-missing column would stop them)."""
     pairs = candidates.pairs
     bulletins = candidates.bulletins
     register = reference.register
@@ -339,6 +432,27 @@ def pair_features(candidates: Candidates, reference: Reference, activity: Activi
     typcol = pd.to_numeric(bulletins["TYPCOL"], errors="coerce").to_numpy(dtype=np.float64) \
         if "TYPCOL" in bulletins else np.full(len(bulletins), np.nan)
     out["paper"] = (typcol == 0).astype(np.float64)[b]
+    if answers is not None:
+        out["name_uncodable"] = answers.share(candidates.names)[b]
+        out["name_frequency"] = np.log1p(answers.frequency(candidates.names))[b]
+    else:
+        out["name_uncodable"] = out["name_frequency"] = 0.0
+
+    # Temp agencies: is the candidate one, does the declared trade use them, are there any around,
+    # and how large is (and what does) the establishment the name points at: a temp worker names
+    # the client company, a small business of a trade that hires temps is named by as many temps
+    # as employees.
+    divisions = _divisions(register)
+    out["is_temp_agency"] = (divisions[rows] == float(TEMP_AGENCY_DIVISION)).astype(np.float64)
+    out["temp_probability"] = (activity.probability_of(activity_text, np.full(len(bulletins), TEMP_AGENCY_DIVISION))[b]
+                               if activity is not None else 0.0)
+    out["temp_agencies"] = pd.Series(out["from_temp_agency"].to_numpy()).groupby(b).transform("sum").to_numpy(
+        dtype=np.float64)
+    best_named = _best_named(out["similarity"].to_numpy(), b, len(bulletins))
+    named = best_named[b]  # a bulletin with pairs has a best-named one
+    out["named_log_size"] = out["log_size"].to_numpy()[named]
+    out["named_division"] = divisions[rows[named]]
+    out["division"] = divisions[rows]
 
     out["is_mca"] = out["from_mca"]
     for column, source in (("mca_class", "I_MCA_C"), ("mca_name_score", "NOTE_MCA_NOM_C")):
@@ -354,6 +468,25 @@ def pair_features(candidates: Candidates, reference: Reference, activity: Activi
         "sum").to_numpy(dtype=np.float64)
     out["n_candidates"] = np.bincount(b, minlength=len(bulletins))[b].astype(np.float64)
     return out[["bulletin", "row", *FEATURES]]
+
+
+def _divisions(register: pd.DataFrame) -> np.ndarray:
+    """Each establishment's NAF division as a number (``"56.10A"`` → 56; NaN when unknown)."""
+    ape = register["activitePrincipaleEtablissement"].astype("string").str.slice(0, 2)
+    return pd.to_numeric(ape, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _best_named(similarity: np.ndarray, bulletin: np.ndarray, n_bulletins: int) -> np.ndarray:
+    """Per bulletin, the position of its pair of highest name similarity (first among equals; -1
+    for a bulletin without pairs)."""
+    out = np.full(n_bulletins, -1, dtype=np.int64)
+    if len(similarity) == 0:
+        return out
+    order = np.lexsort((np.arange(len(similarity)), -np.nan_to_num(similarity, nan=-1.0), bulletin))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = bulletin[order][1:] != bulletin[order][:-1]
+    out[bulletin[order][first]] = order[first]
+    return out
 
 
 def labels(features: pd.DataFrame, bulletins: pd.DataFrame, reference: Reference) -> np.ndarray:
@@ -497,10 +630,9 @@ def submission(lines: pd.DataFrame, bulletins: pd.DataFrame, reference: Referenc
 # The decision: how sure is the best candidate, and the whole chain in one object
 # ------------------------------------------------------------------------------------------------
 
-#: What the confidence model looks at, per bulletin (its best candidate and the competition).
-CONFIDENCE_FEATURES = ("p1", "p2", "p_total", "p_share", "similarity", "log_distance", "geocode_level",
-                       "activity_probability", "is_mca", "mca_class", "namesakes", "employer_type", "name_words",
-                       "n_candidates")
+#: What the confidence model looks at, per bulletin: the probabilities of its best candidates, and
+#: every signal of the best one (what makes a probability trustworthy differs from what makes it high).
+CONFIDENCE_FEATURES = ("p1", "p2", "p_total", "p_share", *FEATURES)
 
 
 def bulletin_table(features: pd.DataFrame, probability: np.ndarray, n_bulletins: int) -> pd.DataFrame:
@@ -567,6 +699,12 @@ class Confidence:
         return out
 
 
+#: The threshold's safety margin, in standard errors of the held-out precision (see
+#: :func:`datathon.names.threshold_for_precision`): new bulletins are a new draw, and the final
+#: matchers are not the held-out ones.
+SAFETY_MARGIN = 1.5
+
+
 @dataclass
 class Coder:
     """The whole chain, trained on labelled bulletins, ready to code new ones.
@@ -574,7 +712,9 @@ class Coder:
     :meth:`train` builds the activity classifier, the candidates and their features for the
     training bulletins, cross-fits the matchers, learns the confidence model on held-out
     probabilities and picks the confidence threshold that reaches ``precision`` on held-out
-    bulletins. :meth:`code` then turns any bulletins into a submission: rank 1 coded when its
+    bulletins, with a safety margin of ``margin`` standard errors (:data:`SAFETY_MARGIN`; 0 for
+    none). It also learns which declared names are not answers (:class:`NonAnswers`), kept in
+    ``answers``. :meth:`code` then turns any bulletins into a submission: rank 1 coded when its
     confidence reaches the threshold, ranks 2 to ``k`` listing the other candidates for review.
     """
 
@@ -585,10 +725,11 @@ class Coder:
     threshold: float
     precision: float
     held_out: pd.DataFrame  # the training bulletins' table, with held-out ``confidence`` and ``correct``
+    answers: NonAnswers | None = None  # what the training bulletins taught about declared names
 
     @classmethod
     def train(cls, reference: Reference, train: pd.DataFrame, *, precision: float = 0.95, folds: int = 3,
-              negatives: float = 0.15, seed: int = 0, progress: bool = False) -> Coder:
+              negatives: float = 0.15, seed: int = 0, progress: bool = False, margin: float = SAFETY_MARGIN) -> Coder:
         from tqdm.auto import tqdm
 
         from datathon.names import threshold_for_precision
@@ -603,8 +744,14 @@ class Coder:
         steps.update(1)
         candidates = retrieve(train, reference, activity)
         features = pair_features(candidates, reference, None)
-        features["activity_probability"] = HeldOutActivity(reference, train, folds=folds, seed=seed).probabilities(
-            features, train, reference)
+        b = features["bulletin"].to_numpy(dtype=np.int64)
+        held_out_activity = HeldOutActivity(reference, train, folds=folds, seed=seed)
+        features["activity_probability"] = held_out_activity.probabilities(features, train, reference)
+        features["temp_probability"] = held_out_activity.division_probability(train, TEMP_AGENCY_DIVISION)[b]
+        codable = reference.rows_of(train[schema.TRUTH_COLUMN]) >= 0
+        answers = NonAnswers().fit(candidates.names, codable)
+        share, frequency = NonAnswers.cross_fit(candidates.names, codable, seed=seed)
+        features["name_uncodable"], features["name_frequency"] = share[b], np.log1p(frequency)[b]
         steps.update(1)
         truth = labels(features, train, reference)
         matchers = CrossFitted(folds=folds, seed=seed, negatives=negatives).fit(features, truth, progress=steps)
@@ -613,16 +760,17 @@ class Coder:
         correct = (table["row"].to_numpy() >= 0) & (table["row"].to_numpy() == true_rows)
         table["confidence"] = Confidence.held_out(table, correct, seed=seed)
         table["correct"] = correct
-        threshold = threshold_for_precision(table["confidence"], correct, precision)
+        threshold = threshold_for_precision(table["confidence"], correct, precision, margin=margin)
         confidence = Confidence().fit(table, correct)
         steps.update(1)
         steps.close()
         return cls(reference=reference, activity=activity, matchers=matchers, confidence=confidence,
-                   threshold=threshold, precision=precision, held_out=table)
+                   threshold=threshold, precision=precision, held_out=table, answers=answers)
 
     def features(self, bulletins: pd.DataFrame) -> pd.DataFrame:
         """The candidate pairs of ``bulletins`` with every signal."""
-        return pair_features(retrieve(bulletins, self.reference, self.activity), self.reference, self.activity)
+        return pair_features(retrieve(bulletins, self.reference, self.activity), self.reference, self.activity,
+                             self.answers)
 
     def predict(self, bulletins: pd.DataFrame, *, k: int = 5) -> Prediction:
         """Each bulletin's ``k`` best candidates, the best one with its confidence; turn them into a
@@ -684,4 +832,14 @@ class HeldOutActivity:
         for f, model in enumerate(self.models):
             held = self.fold[bulletin] == f
             out[held] = model.probability_of(text[bulletin[held]], ape[rows[held]])
+        return out
+
+    def division_probability(self, train: pd.DataFrame, code: str) -> np.ndarray:
+        """For each training bulletin, the held-out probability that its declared activity is in
+        ``code``'s division."""
+        text = train["ACTET_X"].to_numpy(dtype=object)
+        out = np.zeros(len(train))
+        for f, model in enumerate(self.models):
+            held = self.fold == f
+            out[held] = model.probability_of(text[held], [code] * int(held.sum()))
         return out

@@ -705,11 +705,14 @@ def best_candidates(candidates: pd.DataFrame, probability: np.ndarray, k: int = 
     return table[table["rank"] <= k].reset_index(drop=True)
 
 
-def threshold_for_precision(scores, correct, precision: float = 0.9) -> float:
+def threshold_for_precision(scores, correct, precision: float = 0.9, *, margin: float = 0.0) -> float:
     """The lowest score threshold whose codings (``score >= threshold``) reach ``precision``.
 
     ``scores`` are the confidences of the best candidates, ``correct`` whether each was right.
-    Returns ``inf`` when no threshold reaches it.
+    ``margin`` asks for a safety margin, in standard errors of a precision measured on that many
+    codings (``sqrt(p (1 - p) / n)``): the precision measured on ``n`` bulletins is itself a
+    draw, and the lowest threshold that reaches the target on them is the one most likely to fall
+    short on new bulletins. Returns ``inf`` when no threshold reaches it.
     """
     scores = np.asarray(scores, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
@@ -719,7 +722,74 @@ def threshold_for_precision(scores, correct, precision: float = 0.9) -> float:
     kept = np.arange(1, len(order) + 1)
     ends = np.ones(len(order), dtype=bool)
     ends[:-1] = ranked[:-1] != ranked[1:]  # a threshold cannot split equal scores
-    ok = ends & (hits >= precision * kept)
+    needed = precision + margin * np.sqrt(precision * (1.0 - precision) / kept)
+    ok = ends & (hits >= needed * kept)
     if not ok.any():
         return float("inf")
     return float(ranked[np.flatnonzero(ok).max()])
+
+
+class NonAnswers:
+    """Which declared names are not answers, learnt from the labelled bulletins.
+
+    "NEANT", "?", "VOIR AU DOS", "PLUSIEURS EMPLOYEURS", "PARTICULIER": some declared names never
+    lead to an establishment, yet the bulletin may give the address of a real workplace, and an
+    address alone can look like a good match. Others are answers, but say little about who the
+    employer is ("SERVICE TECHNIQUE", "MAIRIE"): many people give them. For each normalised name
+    seen in training, :meth:`share` is the share of its bulletins that could not be coded (shrunk
+    towards the overall share with ``strength`` pseudo-counts; names never seen get the overall
+    share) and :meth:`frequency` how often it was declared, per 1,000 bulletins (0 when never seen).
+    The empty name (a blank answer) is a name like the others.
+    """
+
+    def __init__(self, strength: float = 2.0):
+        self.strength = strength
+        self.base_: float | None = None
+        self.share_: pd.Series | None = None
+        self.frequency_: pd.Series | None = None
+
+    def fit(self, names: Sequence[str], codable: Sequence[bool]) -> NonAnswers:
+        """Learn from normalised declared ``names`` and whether each bulletin could be coded."""
+        names = ["" if not isinstance(n, str) else n for n in names]
+        uncodable = ~np.asarray(codable, dtype=bool)
+        if len(names) != len(uncodable):
+            raise ValueError(f"{len(names)} names for {len(uncodable)} codable flags")
+        frame = pd.DataFrame({"name": names, "uncodable": uncodable.astype(np.float64)})
+        self.base_ = float(frame["uncodable"].mean()) if len(frame) else 0.0
+        stats = frame.groupby("name")["uncodable"].agg(["sum", "count"])
+        self.share_ = (stats["sum"] + self.strength * self.base_) / (stats["count"] + self.strength)
+        self.frequency_ = stats["count"] * 1000.0 / max(len(frame), 1)
+        return self
+
+    def _fitted(self) -> None:
+        if self.share_ is None:
+            raise RuntimeError("fit first")
+
+    def share(self, names: Sequence[str]) -> np.ndarray:
+        """The share of bulletins declaring each name that could not be coded."""
+        self._fitted()
+        keys = ["" if not isinstance(n, str) else n for n in names]
+        return self.share_.reindex(keys).fillna(self.base_).to_numpy(dtype=np.float64)
+
+    def frequency(self, names: Sequence[str]) -> np.ndarray:
+        """How many of 1,000 training bulletins declared each name."""
+        self._fitted()
+        keys = ["" if not isinstance(n, str) else n for n in names]
+        return self.frequency_.reindex(keys).fillna(0.0).to_numpy(dtype=np.float64)
+
+    @classmethod
+    def cross_fit(cls, names: Sequence[str], codable: Sequence[bool], *, folds: int = 5, seed: int = 0,
+                  strength: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold ``(share, frequency)`` for the training bulletins themselves: each from a table
+        learnt without its fold, as a new bulletin's would be (a name seen once is then unseen)."""
+        names = np.asarray(["" if not isinstance(n, str) else n for n in names], dtype=object)
+        codable = np.asarray(codable, dtype=bool)
+        fold = np.random.default_rng(seed).integers(0, folds, len(names))
+        share, frequency = np.zeros(len(names)), np.zeros(len(names))
+        for f in range(folds):
+            held = fold == f
+            if not held.any():
+                continue
+            model = cls(strength).fit(names[~held], codable[~held])
+            share[held], frequency[held] = model.share(names[held]), model.frequency(names[held])
+        return share, frequency

@@ -11,13 +11,17 @@ import pytest
 from datathon import evaluate, schema
 from datathon.activity import division
 from datathon.data import load
-from datathon.matcher import (FEATURES, SOURCES, Coder, CrossFitted, Matcher, Reference, bulletin_folds,
-                              bulletin_table, decide, labels, pair_features, ranked, retrieve, submission)
+from datathon.matcher import (FEATURES, SAFETY_MARGIN, SOURCES, Coder, CrossFitted, Matcher, Reference,
+                              bulletin_folds, bulletin_table, decide, labels, pair_features, ranked, retrieve,
+                              submission)
+from datathon.names import normalise_names, size_prior, threshold_for_precision
 from datathon.schema import departement_of
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data_samples"
 N_TRAIN, N_TEST = 1000, 200
 K_SIBLINGS, RADIUS = 5, 250.0  # retrieve()'s defaults
+K_TEMP = 8
+K_DEPARTEMENT, DEPARTEMENT_BELOW, DEPARTEMENT_MIN = 5, 0.75, 0.5
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +189,51 @@ def test_activity_candidates_are_in_the_predicted_division_and_the_declared_comm
     assert (register["etatAdministratifEtablissement"].astype(str).to_numpy()[r] != "F").all()
 
 
+def ape_division(ape: np.ndarray) -> np.ndarray:
+    return np.array([division(c) for c in ape], dtype=object)
+
+
+def test_temp_agencies_are_the_largest_agencies_of_the_block(candidates, reference):
+    """Is each pair found as a temp agency an open establishment of NAF division 78 in the bulletin's block,
+    does every bulletin with a commune get the K_TEMP largest agencies of its block (all of them when fewer),
+    and is every agency of the register proposed to some bulletin?"""
+    pairs = candidates.pairs
+    register = reference.register
+    ape = register["activitePrincipaleEtablissement"].astype(str).to_numpy()
+    is_open = register["etatAdministratifEtablissement"].astype(str).to_numpy() != "F"
+    agencies = np.flatnonzero((ape_division(ape) == "78") & is_open)
+    assert len(agencies) > 0
+    found = pairs[pairs["from_temp_agency"] == 1]
+    b, r = found["bulletin"].to_numpy(), found["row"].to_numpy()
+    assert np.isin(r, agencies).all()
+    assert candidates.blocks.contains_pairs(b, r).all()
+    size = size_prior(register)
+    by_bulletin = found.groupby("bulletin")["row"].apply(set)
+    for i in range(0, len(candidates.bulletins), 37):
+        if not candidates.blocks.key[i].startswith("C:"):
+            continue
+        in_block = agencies[np.isin(agencies, candidates.blocks.candidates(i))]
+        expected = in_block[np.lexsort((in_block, -size[in_block]))][:K_TEMP]
+        assert by_bulletin.get(i, set()) == set(expected.tolist())
+
+
+def test_departement_names_are_alike_names_of_the_departement_outside_the_block(candidates, reference):
+    """Is each pair found in the whole département one of at most K_DEPARTEMENT per bulletin, of a bulletin
+    whose block has no name at DEPARTEMENT_BELOW or more, in its département, outside its name candidates,
+    with a name similarity of at least DEPARTEMENT_MIN?"""
+    pairs = candidates.pairs
+    wide = pairs[pairs["from_departement"] == 1]
+    assert len(wide) > 0
+    assert (wide["from_names"] == 0).all()
+    assert (wide["similarity"] >= DEPARTEMENT_MIN - 1e-6).all()
+    assert wide.groupby("bulletin").size().max() <= K_DEPARTEMENT
+    best_in_block = pairs[pairs["from_names"] == 1].groupby("bulletin")["similarity"].max()
+    assert (best_in_block.reindex(wide["bulletin"].unique()).fillna(0) < DEPARTEMENT_BELOW).all()
+    communes = reference.register["codeCommuneEtablissement"].astype(str).to_numpy()[wide["row"].to_numpy()]
+    deps = candidates.blocks.workplace["departement"].to_numpy(dtype=object)[wide["bulletin"].to_numpy()]
+    assert all(departement_of(c) == d for c, d in zip(communes, deps))
+
+
 def test_without_an_activity_model_nothing_is_found_by_activity(reference, train):
     """Without an activity classifier, are no pairs flagged from_activity?"""
     few = train.iloc[:20]
@@ -223,6 +272,32 @@ def test_pair_features_describe_the_competition_within_a_bulletin(features):
     for column in ("similarity", "activity_probability", "activity_label_similarity", "street_similarity"):
         v = features[column].dropna()
         assert ((v >= 0) & (v <= 1 + 1e-5)).all(), column
+
+
+def test_pair_features_say_what_a_temp_worker_would_write(features, reference, activity, train):
+    """Is is_temp_agency the candidate's being in division 78, temp_agencies the bulletin's number of temp
+    agency candidates, temp_probability the classifier's probability of division 78 for the declared activity,
+    and named_log_size / named_division the size and division of the bulletin's most alike name?"""
+    ape = reference.register["activitePrincipaleEtablissement"].astype(str).to_numpy()
+    rows, b = features["row"].to_numpy(), features["bulletin"].to_numpy()
+    assert (features["is_temp_agency"].to_numpy() == (ape_division(ape[rows]) == "78")).all()
+    assert features["is_temp_agency"].sum() > 0
+    count = features.groupby("bulletin")["from_temp_agency"].transform("sum").to_numpy()
+    assert (features["temp_agencies"].to_numpy() == count).all()
+    expected = activity.probability_of(train["ACTET_X"].to_numpy(dtype=object), ["78.20Z"] * len(train))
+    assert features["temp_probability"].to_numpy() == pytest.approx(expected[b])
+    assert features["division"].to_numpy() == pytest.approx([float(c[:2]) for c in ape[rows]])
+    best = features.sort_values(["bulletin", "similarity"], ascending=[True, False], kind="stable").groupby(
+        "bulletin").head(1).set_index("bulletin")
+    named = features.groupby("bulletin")[["named_log_size", "named_division"]].first()
+    assert named["named_log_size"].to_numpy() == pytest.approx(best.loc[named.index, "log_size"].to_numpy())
+    assert named["named_division"].to_numpy() == pytest.approx(best.loc[named.index, "division"].to_numpy())
+
+
+def test_without_answers_the_name_signals_are_constant(features):
+    """Without what a Coder learnt about declared names, are name_uncodable and name_frequency 0 (a
+    constant the trees ignore)?"""
+    assert (features["name_uncodable"] == 0).all() and (features["name_frequency"] == 0).all()
 
 
 def test_without_an_activity_model_the_activity_probability_is_missing(candidates, reference):
@@ -388,6 +463,36 @@ def test_coder_on_test_bulletins_is_about_as_precise_as_trained_for(coded, test_
     truth = ds.truth_test[ds.truth_test["CABBI"].isin(test_bulletins["CABBI"])]
     metrics = evaluate.score(coded, truth)
     assert metrics["n_coded"] > 0 and metrics["precision"] >= 0.85
+
+
+def test_coder_threshold_keeps_a_safety_margin(coder):
+    """Is the threshold at least the one that reaches the target without a margin, and do the held-out
+    codings at or above it reach the target by SAFETY_MARGIN standard errors?"""
+    table = coder.held_out
+    assert coder.threshold >= threshold_for_precision(table["confidence"], table["correct"], coder.precision)
+    kept = table["confidence"] >= coder.threshold
+    n, p = int(kept.sum()), coder.precision
+    assert table.loc[kept, "correct"].mean() >= p + SAFETY_MARGIN * np.sqrt(p * (1 - p) / n) - 1e-12
+
+
+def test_coder_learns_which_names_are_not_answers(coder, train, test_bulletins):
+    """Has the Coder learnt that the name most often given on bulletins that cannot be coded leads
+    nowhere (name_uncodable above one half), and does it leave bulletins declaring it uncoded, whatever
+    address they give?"""
+    names = normalise_names(train["RS_X"]).to_numpy(dtype=object)
+    uncodable = reference_rows_missing(coder, train)
+    worst = pd.Series(names[uncodable]).value_counts().index[0]
+    assert coder.answers.share([worst])[0] > 0.5
+    assert coder.answers.share(["SOME NAME NEVER SEEN"])[0] < 0.2
+    declared = test_bulletins.iloc[:40].assign(RS_X=train["RS_X"].to_numpy()[names == worst][0])
+    features = coder.features(declared)
+    assert (features["name_uncodable"] > 0.5).all()
+    sub = coder.code(declared)
+    assert sub.loc[sub["rank"] == 1, "siret"].isna().all()
+
+
+def reference_rows_missing(coder, bulletins) -> np.ndarray:
+    return coder.reference.rows_of(bulletins[schema.TRUTH_COLUMN]) < 0
 
 
 def test_coder_threshold_can_be_overridden(coder, test_bulletins):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from datathon.blocking import block_bulletins
-from datathon.names import (FEATURES, SIGNALS, ChoiceModel, NameIndex, NameReliability, best_candidates,
+from datathon.names import (FEATURES, SIGNALS, ChoiceModel, NameIndex, NameReliability, NonAnswers, best_candidates,
                             candidate_features, candidate_table, initials, name_variants, normalise_name,
                             normalise_names, pair_features, place_words, size_prior, string_features,
                             threshold_for_precision, without_words)
@@ -300,6 +300,47 @@ def test_cross_fitted_reliability_does_not_use_a_bulletin_own_label():
     f = NameReliability.cross_fit(["A", "B", "C", "D"], [False, True, True, True], folds=4, seed=0)
     assert f.tolist() == [1.0, 1.0, 1.0, 1.0]
     assert NameReliability().fit(["A", "B", "C", "D"], [False, True, True, True]).factor(["A"])[0] < 1.0
+
+
+def test_non_answers_learn_which_names_lead_nowhere():
+    """Is a name whose bulletins could never be coded (the empty name, NEANT) given a share near 1, a
+    real employer's name a share near 0, an unseen one the overall share, and is each name's
+    frequency its bulletins per 1,000?"""
+    names = [""] * 20 + ["NEANT"] * 10 + ["BOULANGERIE DUPONT"] * 10 + [f"GARAGE {i}" for i in range(60)]
+    codable = [False] * 30 + [True] * 70
+    answers = NonAnswers(strength=2).fit(names, codable)
+    share = answers.share(["", "NEANT", "BOULANGERIE DUPONT", "NEVER SEEN", None])
+    assert share[0] > 0.9 and share[1] > 0.8
+    assert share[2] < 0.1
+    assert share[3] == pytest.approx(0.3) and share[4] == share[0]  # a missing name is the empty name
+    assert answers.frequency(["", "NEANT", "GARAGE 1", "NEVER SEEN"]).tolist() == [200.0, 100.0, 10.0, 0.0]
+    with pytest.raises(RuntimeError):
+        NonAnswers().share(["NEANT"])
+
+
+def test_cross_fitted_non_answers_do_not_use_a_bulletin_own_label():
+    """Out of fold, is a name seen once treated as unseen (overall share of the other folds, frequency 0),
+    while a name repeated in every fold keeps its share?"""
+    names = ["NEANT"] * 40 + [f"NAME {i}" for i in range(40)]
+    codable = [False] * 40 + [True] * 40
+    share, frequency = NonAnswers.cross_fit(names, codable, folds=4, seed=0)
+    assert (share[:40] > 0.8).all() and (frequency[:40] > 0).all()
+    assert (frequency[40:] == 0).all()
+    assert (share[40:] > 0.3).all() and (share[40:] < 0.7).all()  # the others' overall share, not 0
+
+
+def test_threshold_for_precision_with_a_safety_margin():
+    """Does a margin in standard errors ask for more than the target where few codings measure it, and
+    never lower the threshold?"""
+    scores = np.linspace(1.0, 0.05, 20)
+    correct = [True] * 19 + [False]  # 95 % precision over all 20
+    assert threshold_for_precision(scores, correct, 0.95) == scores[19]
+    # 19 right of 19 pass 0.95 + 0.5 * sqrt(0.95 * 0.05 / 19) = 0.975; 19 of 20 (0.95) do not pass 0.974.
+    assert threshold_for_precision(scores, correct, 0.95, margin=0.5) == scores[18]
+    rng = np.random.default_rng(0)
+    scores, correct = rng.random(500), rng.random(500) < 0.9
+    for margin in (0.5, 1.0, 2.0):
+        assert threshold_for_precision(scores, correct, 0.8, margin=margin) >= threshold_for_precision(scores, correct, 0.8)
 
 
 def test_threshold_for_precision():

@@ -39,3 +39,23 @@ def artifacts(repo_root) -> Path:
     out = repo_root / "test-artifacts"
     out.mkdir(exist_ok=True)
     return out
+
+
+def wait_until(page, expression: str, *, arg=None, timeout_ms: float = 30_000, every_s: float = 0.1):
+    """Wait until ``expression`` (a JavaScript function or expression) is truthy in ``page``.
+
+    Polls with ``page.evaluate`` from Python rather than Playwright's ``wait_for_function``: when
+    its first check fails, that one polls inside the page through ``eval``, which a page with a
+    strict Content-Security-Policy (the leaderboard's ``script-src 'self'``) forbids, so the test
+    would fail on a slow machine only.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout_ms / 1000:.0f} s: {expression}")
+        time.sleep(every_s)

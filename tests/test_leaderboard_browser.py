@@ -106,7 +106,7 @@ def test_the_page_in_a_browser(busy_event, artifacts):
                 page.on("pageerror", lambda e: errors.append(str(e)))
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.goto(url)
-                page.wait_for_function("Number(document.body.dataset.loaded) >= 1", timeout=REFRESH_WAIT_MS)
+                chromium.wait_until(page, "Number(document.body.dataset.loaded) >= 1", timeout_ms=REFRESH_WAIT_MS)
 
                 assert page.locator("#title").text_content() == TITLE
                 # the table: every team, MCA's row, the names as text
@@ -135,7 +135,7 @@ def test_the_page_in_a_browser(busy_event, artifacts):
 
                 # a modest projector (1280x720): still every row and column, and the plot redrawn
                 page.set_viewport_size({"width": 1280, "height": 720})
-                page.wait_for_function("document.getElementById('plot').getAttribute('width') < 700")
+                chromium.wait_until(page, "document.getElementById('plot').getAttribute('width') < 700")
                 assert page.evaluate(FITS) == [True, True], "13 teams must fit at 1280x720 too"
                 page.screenshot(path=str(artifacts / "leaderboard-720p.png"))
                 page.set_viewport_size({"width": 1920, "height": 1080})
@@ -150,9 +150,9 @@ def test_the_page_in_a_browser(busy_event, artifacts):
                 )  # fmt: skip
                 assert status == 200, raw
                 assert loads(raw)["rank"] == 1
-                page.wait_for_function(
-                    "(name) => document.querySelector('#rows tr.team .name').textContent === name",
-                    arg=last, timeout=REFRESH_WAIT_MS,
+                chromium.wait_until(
+                    page, "(name) => document.querySelector('#rows tr.team .name').textContent === name",
+                    arg=last, timeout_ms=REFRESH_WAIT_MS,
                 )
                 assert page.locator("#rows tr.team").first.get_attribute("class").split().count("changed") == 1
                 assert page.locator("#plot circle.dot").count() == N_SUBMISSIONS + 1
@@ -164,8 +164,9 @@ def test_the_page_in_a_browser(busy_event, artifacts):
                     capture_output=True, text=True, env=cli_env(), timeout=60,
                 )  # fmt: skip
                 assert reveal.returncode == 0, reveal.stderr
-                page.wait_for_function(
-                    "() => document.getElementById('badge').textContent === 'Final ranking'", timeout=REFRESH_WAIT_MS
+                chromium.wait_until(
+                    page, "() => document.getElementById('badge').textContent === 'Final ranking'",
+                    timeout_ms=REFRESH_WAIT_MS,
                 )
                 headers = page.locator("#head-row th").all_text_contents()
                 assert [h.lower() for h in headers[:5]] == ["#", "team", "private", "public", "move"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from datathon import evaluate, schema
 from datathon.activity import division
@@ -336,6 +337,26 @@ def test_matcher_gives_probabilities_that_favour_the_truth(crossfitted, features
     assert p.shape == (len(features),) and ((p >= 0) & (p <= 1)).all()
     assert p[truth].mean() > 10 * p[~truth].mean()
     assert matcher.probabilities(features.iloc[:0]).shape == (0,)
+
+
+def test_matcher_trees_run_on_the_threads_asked_for(features, truth, monkeypatch):
+    """Does the matcher fit and predict with OpenMP limited to its ``threads`` (one by default), and are
+    its probabilities the same whatever the number of threads?"""
+    import threadpoolctl
+
+    seen = []
+    fit = HistGradientBoostingClassifier.fit
+
+    def spying_fit(self, *args, **kwargs):
+        seen.append(max((pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+                         if pool["user_api"] == "openmp"), default=None))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(HistGradientBoostingClassifier, "fit", spying_fit)
+    one = Matcher(max_iter=10).fit(features, truth)
+    two = Matcher(max_iter=10, threads=2).fit(features, truth)
+    assert seen == [1, 2]
+    assert np.allclose(one.probabilities(features), two.probabilities(features), rtol=0, atol=1e-12)
 
 
 def test_bulletin_folds_keep_a_bulletin_pairs_together():

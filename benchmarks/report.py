@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.common import REPORT, RESULTS
+from datathon.matcher import STAGES as CODING_STAGES
 
 
 def _machine(m: dict) -> str:
@@ -94,13 +95,15 @@ def _scale_section(r: dict) -> list[str]:
     lines += ["", "Where `datathon match`'s time goes (wall seconds by phase; worker seconds summed over "
               "partitions: loading, building each partition's indexes, coding its bulletins):", "",
               "| size | partitions | largest partition | partition | code | write | load (workers) "
-              "| reference (workers) | code (workers) |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+              "| reference (workers) | code (workers) | of which " + ", ".join(CODING_STAGES) + " |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for label, m in sizes.items():
         st, w, big = m.get("stages", {}), m.get("work_seconds", {}), m.get("largest_partition", {})
+        split = " / ".join(str(w.get(stage, "?")) for stage in CODING_STAGES)
         lines.append(f"| {label} | {m.get('partitions')} | {big.get('name')}: {big.get('establishments', 0):,} "
                      f"establishments, {big.get('bulletins', 0):,} bulletins | {st.get('partition')} | "
-                     f"{st.get('code')} | {st.get('write')} | {w.get('load')} | {w.get('reference')} | {w.get('code')} |")
+                     f"{st.get('code')} | {st.get('write')} | {w.get('load')} | {w.get('reference')} | {w.get('code')} "
+                     f"| {split} |")
     training = r.get("training", {})
     if training:
         lines += ["", "Training (`datathon train`, the default 25,000 labelled bulletins): "

@@ -32,8 +32,10 @@ Typical use::
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -610,18 +612,26 @@ def ranked(features: pd.DataFrame, probability: np.ndarray, k: int = 5) -> pd.Da
     return table[table["rank"] <= k].reset_index(drop=True)
 
 
-def decide(top: pd.DataFrame, threshold: float, n_bulletins: int) -> pd.DataFrame:
+def decide(top: pd.DataFrame, threshold: float, n_bulletins: int, k: int | None = None) -> pd.DataFrame:
     """Lines of a submission from :func:`ranked`'s table: every bulletin gets a rank-1 line, coded
     (a ``row``) when its confidence reaches ``threshold``, left for manual review otherwise; ranks
-    2 and more list the other candidates. Columns ``bulletin``, ``row`` (-1: not coded), ``rank``,
-    ``score``."""
+    2 and more list the other candidates, and for a bulletin left for review they start with its
+    best one (the reviewer's first guess), so that its list keeps ``k - 1`` candidates (``k``: the
+    ranks :func:`ranked` kept, by default the deepest in ``top``). Columns ``bulletin``, ``row``
+    (-1: not coded), ``rank``, ``score``."""
     first = pd.DataFrame({"bulletin": np.arange(n_bulletins), "rank": 1})
     lines = first.merge(top, on=["bulletin", "rank"], how="left")
     score = lines["confidence"].fillna(0.0).to_numpy()
     row = np.array(lines["row"].fillna(-1), dtype=np.int64)
     row[score < threshold] = -1
     lines = pd.DataFrame({"bulletin": lines["bulletin"].to_numpy(), "row": row, "rank": 1, "score": score})
-    others = top[top["rank"] > 1]
+    if k is None:
+        k = int(top["rank"].max()) if len(top) else 1
+    for_review = np.zeros(n_bulletins, dtype=bool)
+    for_review[lines["bulletin"].to_numpy()[row < 0]] = True
+    shifted = for_review[top["bulletin"].to_numpy(dtype=np.int64)]
+    others = top.assign(rank=top["rank"].to_numpy() + shifted)
+    others = others[(others["rank"] > 1) & (others["rank"] <= k)]
     others = pd.DataFrame({"bulletin": others["bulletin"].to_numpy(), "row": others["row"].to_numpy(),
                            "rank": others["rank"].to_numpy(), "score": others["probability"].to_numpy()})
     return pd.concat([lines, others], ignore_index=True).sort_values(["bulletin", "rank"]).reset_index(drop=True)
@@ -795,16 +805,23 @@ class Coder:
 
     def predict(self, bulletins: pd.DataFrame, *, k: int = 5) -> Prediction:
         """Each bulletin's ``k`` best candidates, the best one with its confidence; turn them into a
-        submission with :meth:`Prediction.submission`."""
+        submission with :meth:`Prediction.submission`. The prediction keeps the candidates and the
+        seconds each stage took (:data:`STAGES`), to show where the time goes."""
         bulletins = bulletins.reset_index(drop=True)
-        features = self.features(bulletins)
-        probability = self.matchers.probabilities(features)
-        table = bulletin_table(features, probability, len(bulletins))
-        confidence = self.confidence.predict(table)
-        top = ranked(features, probability, k=k)
-        first = top["rank"].to_numpy() == 1
-        top.loc[first, "confidence"] = confidence[top.loc[first, "bulletin"].to_numpy()]
-        return Prediction(top=top, bulletins=bulletins, reference=self.reference, threshold=self.threshold)
+        clock = _StageClock()
+        with clock("retrieve candidates"):
+            candidates = retrieve(bulletins, self.reference, self.activity)
+        with clock("pair features"):
+            features = pair_features(candidates, self.reference, self.activity, self.answers)
+        with clock("score"):
+            probability = self.matchers.probabilities(features)
+            confidence = self.confidence.predict(bulletin_table(features, probability, len(bulletins)))
+        with clock("rank"):
+            top = ranked(features, probability, k=k)
+            first = top["rank"].to_numpy() == 1
+            top.loc[first, "confidence"] = confidence[top.loc[first, "bulletin"].to_numpy()]
+        return Prediction(top=top, bulletins=bulletins, reference=self.reference, threshold=self.threshold,
+                          k=k, candidates=candidates, seconds=clock.seconds)
 
     def code(self, bulletins: pd.DataFrame, *, k: int = 5, threshold: float | None = None) -> pd.DataFrame:
         """A submission for ``bulletins`` (``CABBI``, ``siret``, ``rank``, ``score``): rank 1 is coded
@@ -813,21 +830,44 @@ class Coder:
         return self.predict(bulletins, k=k).submission(threshold)
 
 
+#: The stages of :meth:`Coder.predict`, in order, as named in :attr:`Prediction.seconds`.
+STAGES = ("retrieve candidates", "pair features", "score", "rank")
+
+
+class _StageClock:
+    """Wall seconds per named stage: ``with clock("score"): ...``."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str):
+        tick = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - tick
+
+
 @dataclass
 class Prediction:
     """:meth:`Coder.predict`'s result: ``top`` (each bulletin's best candidates, :func:`ranked`'s
-    columns, ``confidence`` of rank 1 from the confidence model) and the threshold chosen in training."""
+    columns, ``confidence`` of rank 1 from the confidence model), the threshold chosen in training,
+    the ``candidates`` retrieved and the ``seconds`` each stage took (:data:`STAGES`)."""
 
     top: pd.DataFrame
     bulletins: pd.DataFrame
     reference: Reference
     threshold: float
+    k: int | None = None  # the ranks kept (None: the deepest in ``top``)
+    candidates: Candidates | None = None
+    seconds: dict = field(default_factory=dict)
 
     def submission(self, threshold: float | None = None) -> pd.DataFrame:
         """The submission at ``threshold`` (default: the trained one; 0 codes every bulletin that
         has a candidate, which is how to measure the ranked list's top-k accuracy)."""
         chosen = self.threshold if threshold is None else threshold
-        return submission(decide(self.top, chosen, len(self.bulletins)), self.bulletins, self.reference)
+        return submission(decide(self.top, chosen, len(self.bulletins), k=self.k), self.bulletins, self.reference)
 
 
 class HeldOutActivity:

@@ -457,8 +457,10 @@ def code_partition(directory, model: Model, k: int = 5, threads: int | None = No
             reference.learn_frequent_employers(ds.bulletins_train)
         seconds["reference"] = time.perf_counter() - tick
         tick = time.perf_counter()
-        lines = model.coder_for(reference).code(test, k=k)
+        prediction = model.coder_for(reference).predict(test, k=k)
+        lines = prediction.submission()
         seconds["code"] = time.perf_counter() - tick
+        seconds.update(prediction.seconds)
     return lines, seconds
 
 
@@ -481,7 +483,7 @@ class MatchReport:
     workers: int | str
     threshold: float
     seconds: dict  # wall time: partition, code, write, total
-    work_seconds: dict  # summed over partitions, on whichever worker: load, reference, code
+    work_seconds: dict  # summed over partitions, on whichever worker: load, reference, code and its stages
     largest_partition: dict  # its name, establishments and test bulletins
 
     @property

@@ -12,7 +12,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from datathon import evaluate, schema
 from datathon.activity import division
 from datathon.data import load
-from datathon.matcher import (FEATURES, SAFETY_MARGIN, SOURCES, Coder, CrossFitted, Matcher, Reference,
+from datathon.matcher import (FEATURES, SAFETY_MARGIN, SOURCES, STAGES, Coder, CrossFitted, Matcher, Reference,
                               bulletin_folds, bulletin_table, decide, labels, pair_features, ranked, retrieve,
                               submission)
 from datathon.names import normalise_names, size_prior, threshold_for_precision
@@ -438,6 +438,27 @@ def test_decide_gives_every_bulletin_one_rank_one_line(features, crossfitted, tr
     assert lines["rank"].max() <= 3 and not lines.duplicated(["bulletin", "rank"]).any()
 
 
+def test_decide_lists_the_best_candidate_of_a_bulletin_left_for_review(features, crossfitted, train):
+    """Does a bulletin left for review get its best candidate at rank 2, then the next ones, k lines in
+    all, while a coded bulletin's ranks 2+ are its second and later candidates?"""
+    top = ranked(features, crossfitted.held_out_, k=3)
+    lines = decide(top, 0.6, len(train))
+    first = lines[lines["rank"] == 1].set_index("bulletin")
+    order = top.set_index(["bulletin", "rank"])["row"]
+    review = first.index[(first["row"] < 0) & first.index.isin(top["bulletin"])]
+    coded = first.index[first["row"] >= 0]
+    assert len(review) and len(coded)
+    listed = lines.set_index(["bulletin", "rank"])["row"]
+    for b in review[:50]:
+        assert [listed.get((b, r)) for r in (2, 3)] == [order.get((b, 1)), order.get((b, 2))]
+    for b in coded[:50]:
+        assert [listed.get((b, r)) for r in (1, 2, 3)] == [order.get((b, r)) for r in (1, 2, 3)]
+    assert lines["rank"].max() <= 3 and not lines.duplicated(["bulletin", "rank"]).any()
+    # k deeper than any list: the reviewer's list may grow to k.
+    deeper = decide(top, 0.6, len(train), k=4)
+    assert deeper["rank"].max() == 4 and (deeper["rank"] == 4).sum() <= len(review)
+
+
 def test_submission_is_a_valid_submission(features, crossfitted, train, reference):
     """Does submission() give CABBI;siret;rank;score lines that read_submission accepts, with the SIRETs of
     the coded rows?"""
@@ -545,3 +566,14 @@ def test_coder_codes_a_bulletin_without_any_candidate(coder, test_bulletins):
                                             DLT_X=None, DEPCOM_CODE=None, SIRETC=None)
     sub = coder.code(blank)
     assert len(sub) == 1 and sub["siret"].isna().all() and sub["rank"].tolist() == [1]
+
+
+def test_prediction_says_what_each_stage_cost(coder, coded, test_bulletins):
+    """Does Coder.predict time each of STAGES (and nothing else), keep the candidates it retrieved for
+    exactly the bulletins given, and give the same submission as Coder.code?"""
+    prediction = coder.predict(test_bulletins)
+    assert tuple(prediction.seconds) == STAGES
+    assert all(s >= 0 for s in prediction.seconds.values()) and sum(prediction.seconds.values()) > 0
+    pairs = prediction.candidates.pairs
+    assert len(pairs) > len(test_bulletins) and set(pairs["bulletin"]) <= set(range(len(test_bulletins)))
+    pd.testing.assert_frame_equal(prediction.submission(), coded)

@@ -18,6 +18,7 @@ from datathon import data, pipeline
 from datathon.cli import main
 from datathon.errors import UserError
 from datathon.evaluate import score_directory
+from datathon.matcher import STAGES
 from datathon.world.scales import Scale
 
 pytestmark = pytest.mark.slow
@@ -48,10 +49,14 @@ def model_file(model, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_run(world, model_file, tmp_path_factory) -> Path:
+def local_report(world, model_file, tmp_path_factory) -> pipeline.MatchReport:
     out = tmp_path_factory.mktemp("local") / "submission.csv"
-    pipeline.match(world, model_file, out, workers=0, progress=False)
-    return out
+    return pipeline.match(world, model_file, out, workers=0, progress=False)
+
+
+@pytest.fixture(scope="module")
+def local_run(local_report) -> Path:
+    return local_report.out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -215,6 +220,15 @@ def test_match_writes_a_ranked_submission_the_evaluation_accepts(world, local_ru
     mca = test["SIRETC"].notna().mean()
     assert result["precision"] >= 0.85
     assert result["success_rate"] > 0.4 and result["coding_rate"] > mca
+
+
+def test_match_reports_the_seconds_of_each_stage(local_report):
+    """The report sums over partitions the seconds of loading, building the reference and coding,
+    and of each coding stage, which together make up the coding time."""
+    spent = local_report.work_seconds
+    assert set(spent) == {"load", "reference", "code", *STAGES}
+    assert sum(spent[s] for s in STAGES) <= spent["code"] + 0.1 * len(STAGES)
+    assert spent["code"] > 0 and local_report.partitions == 3
 
 
 def test_match_on_a_local_dask_cluster_is_identical(world, model_file, local_run, tmp_path):

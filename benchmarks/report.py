@@ -92,6 +92,7 @@ def _scale_section(r: dict) -> list[str]:
                          f"| {m['seconds']:,.1f} s | {m['peak_rss_gib']:.2f} GiB | {_pct(m.get('coverage_at_95'))} "
                          f"| {_pct(m.get('success_rate'))} | {_pct(m.get('top5_accuracy'))} "
                          f"| {m.get('load_average_1min_at_end', '?')} | {target} |")
+    lines += _side_by_side(r)
     lines += ["", "Where `datathon match`'s time goes (wall seconds by phase; worker seconds summed over "
               "partitions: loading, building each partition's indexes, coding its bulletins):", "",
               "| size | partitions | largest partition | partition | code | write | load (workers) "
@@ -110,6 +111,31 @@ def _scale_section(r: dict) -> list[str]:
                   + "; ".join(f"{label}: {m['seconds']} s, {m['peak_rss_gib']} GiB" for label, m in training.items())
                   + "."]
     return lines + [""]
+
+
+def _side_by_side(r: dict) -> list[str]:
+    """The ratios the run measured side by side: datathon against Splink at each size both ran, and the
+    quality of the larger sizes against the departement world's."""
+    ours, peer = r.get("datathon", {}), r.get("splink", {})
+    out = []
+    for label, theirs in peer.items():
+        mine = ours.get(label)
+        if not mine or "error" in theirs or not theirs.get("coverage_at_95") or not mine.get("seconds"):
+            continue
+        out.append(f"- {label}: datathon covers {mine['coverage_at_95'] / theirs['coverage_at_95']:.1f}× Splink's "
+                   f"share at 95 % precision ({_pct(mine['coverage_at_95'])} against {_pct(theirs['coverage_at_95'])}), "
+                   f"success {_pct(mine['success_rate'])} against {_pct(theirs['success_rate'])}; Splink takes "
+                   f"{theirs['seconds'] / mine['seconds']:.1f}× datathon's wall time and "
+                   f"{theirs['peak_rss_gib'] / mine['peak_rss_gib']:.1f}× its peak memory.")
+    base = ours.get("departement")
+    if base:
+        for label in ("campaign/10", "campaign"):
+            m = ours.get(label)
+            if m and m.get("coverage_at_95") is not None:
+                out.append(f"- {label} against departement: coverage at 95 % {_pct(m['coverage_at_95'])} against "
+                           f"{_pct(base['coverage_at_95'])}, success {_pct(m['success_rate'])} against "
+                           f"{_pct(base['success_rate'])}.")
+    return ["", "Side by side, in this run:", "", *out] if out else []
 
 
 SECTIONS = {"data": _data_section, "quality": _quality_section, "scale": _scale_section}

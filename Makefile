@@ -89,7 +89,7 @@ bench-grade: $(STAMP) $(SAMPLE)/manifest.json
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_quality
 
-# datathon match from one département to the campaign, and Splink (the `bench` extra) beside it (~1 h 30).
+# datathon match from one département to the campaign, and Splink (the `bench` extra) beside it (44 min on 2 cores when bench-data has left the campaign in benchmarks/work; 12 min more to generate it).
 bench-scale: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.bench_scale

@@ -637,9 +637,10 @@ def decide(top: pd.DataFrame, threshold: float, n_bulletins: int, k: int | None 
     return pd.concat([lines, others], ignore_index=True).sort_values(["bulletin", "rank"]).reset_index(drop=True)
 
 
-def submission(lines: pd.DataFrame, bulletins: pd.DataFrame, reference: Reference) -> pd.DataFrame:
-    """:func:`decide`'s lines as a submission frame (``CABBI``, ``siret``, ``rank``, ``score``)."""
-    siret = reference.register["siret"].astype("string").to_numpy(dtype=object, na_value=None)
+def as_submission(lines: pd.DataFrame, bulletins: pd.DataFrame, register: pd.DataFrame) -> pd.DataFrame:
+    """:func:`decide`'s lines as a submission frame (``CABBI``, ``siret``, ``rank``, ``score``), the
+    ``row`` of each line being a position in ``register``."""
+    siret = register["siret"].astype("string").to_numpy(dtype=object, na_value=None)
     row = lines["row"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
         "CABBI": bulletins.reset_index(drop=True)["CABBI"].astype("string").to_numpy(dtype=object)[
@@ -867,7 +868,8 @@ class Prediction:
         """The submission at ``threshold`` (default: the trained one; 0 codes every bulletin that
         has a candidate, which is how to measure the ranked list's top-k accuracy)."""
         chosen = self.threshold if threshold is None else threshold
-        return submission(decide(self.top, chosen, len(self.bulletins), k=self.k), self.bulletins, self.reference)
+        return as_submission(decide(self.top, chosen, len(self.bulletins), k=self.k), self.bulletins,
+                             self.reference.register)
 
 
 class HeldOutActivity:

@@ -13,8 +13,8 @@ from datathon import evaluate, schema
 from datathon.activity import division
 from datathon.data import load
 from datathon.matcher import (FEATURES, SAFETY_MARGIN, SOURCES, STAGES, Coder, CrossFitted, Matcher, Reference,
-                              bulletin_folds, bulletin_table, decide, labels, pair_features, ranked, retrieve,
-                              submission)
+                              as_submission, bulletin_folds, bulletin_table, decide, labels, pair_features, ranked,
+                              retrieve)
 from datathon.names import normalise_names, size_prior, threshold_for_precision
 from datathon.schema import departement_of
 
@@ -459,11 +459,11 @@ def test_decide_lists_the_best_candidate_of_a_bulletin_left_for_review(features,
     assert deeper["rank"].max() == 4 and (deeper["rank"] == 4).sum() <= len(review)
 
 
-def test_submission_is_a_valid_submission(features, crossfitted, train, reference):
-    """Does submission() give CABBI;siret;rank;score lines that read_submission accepts, with the SIRETs of
+def test_as_submission_gives_a_valid_submission(features, crossfitted, train, reference):
+    """Does as_submission() give CABBI;siret;rank;score lines that read_submission accepts, with the SIRETs of
     the coded rows?"""
     lines = decide(ranked(features, crossfitted.held_out_, k=3), 0.6, len(train))
-    sub = submission(lines, train, reference)
+    sub = as_submission(lines, train, reference.register)
     assert list(sub.columns) == ["CABBI", "siret", "rank", "score"]
     checked = evaluate.read_submission(sub, known_cabbi=train["CABBI"])
     assert len(checked.frame) == len(sub)

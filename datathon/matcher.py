@@ -799,11 +799,6 @@ class Coder:
         return cls(reference=reference, activity=activity, matchers=matchers, confidence=confidence,
                    threshold=threshold, precision=precision, held_out=table, answers=answers)
 
-    def features(self, bulletins: pd.DataFrame) -> pd.DataFrame:
-        """The candidate pairs of ``bulletins`` with every signal."""
-        return pair_features(retrieve(bulletins, self.reference, self.activity), self.reference, self.activity,
-                             self.answers)
-
     def predict(self, bulletins: pd.DataFrame, *, k: int = 5) -> Prediction:
         """Each bulletin's ``k`` best candidates, the best one with its confidence; turn them into a
         submission with :meth:`Prediction.submission`. The prediction keeps the candidates and the

@@ -527,7 +527,8 @@ def test_coder_learns_which_names_are_not_answers(coder, train, test_bulletins):
     assert coder.answers.share([worst])[0] > 0.5
     assert coder.answers.share(["SOME NAME NEVER SEEN"])[0] < 0.2
     declared = test_bulletins.iloc[:40].assign(RS_X=train["RS_X"].to_numpy()[names == worst][0])
-    features = coder.features(declared)
+    features = pair_features(retrieve(declared, coder.reference, coder.activity), coder.reference, coder.activity,
+                             coder.answers)
     assert (features["name_uncodable"] > 0.5).all()
     sub = coder.code(declared)
     assert sub.loc[sub["rank"] == 1, "siret"].isna().all()

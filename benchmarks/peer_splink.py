@@ -27,8 +27,8 @@ Shared inputs (fairness)
       ``codeCommuneEtablissement``; adjacency (``communes_adjacentes.csv``) is one of its levels;
     * activity: the register's NAF division (:func:`datathon.activity.division` of
       ``activitePrincipaleEtablissement``) against the divisions that
-      :class:`datathon.activity.ActivityClassifier`, trained exactly as
-      :meth:`datathon.matcher.Reference.activity_model` trains it (labelled training bulletins:
+      :class:`datathon.activity.ActivityClassifier`, trained by the kit's own
+      :func:`datathon.matcher.activity_model` (labelled training bulletins:
       ``ACTET_X`` → their employer's APE code, plus the NAF labels), predicts for ``ACTET_X``;
     * closed establishments (``etatAdministratifEtablissement = "F"``) are left out, as the kit's
       blocking leaves them out.
@@ -118,6 +118,7 @@ from datathon import data, schema
 from datathon.activity import ActivityClassifier, division
 from datathon.blocking import neighbourhoods, resolve_workplace
 from datathon.errors import UserError
+from datathon.matcher import activity_model
 from datathon.names import name_variants, normalise_names
 from datathon.places import register_streets, split_ban_street
 from datathon.schema import departement_of
@@ -201,19 +202,6 @@ def _as_set(values) -> str | None:
 def _distinct_words(names) -> list[str]:
     """The distinct words of some names, in order of appearance."""
     return list(dict.fromkeys(" ".join(n for n in names if isinstance(n, str)).split()))
-
-
-def activity_classifier(train: pd.DataFrame, register: pd.DataFrame, naf: pd.DataFrame | None) -> ActivityClassifier:
-    """:meth:`datathon.matcher.Reference.activity_model` without building the whole Reference:
-    the labelled training bulletins' ``ACTET_X`` → their employer's APE code, plus the NAF labels."""
-    ape = pd.Series(register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object, na_value=""),
-                    index=register["siret"].astype(str).to_numpy())
-    ape = ape[~ape.index.duplicated()]
-    truth = train[schema.TRUTH_COLUMN].astype("string")
-    employer_ape = ape.reindex(truth.fillna("").to_numpy())
-    known = employer_ape.notna().to_numpy()
-    return ActivityClassifier().fit(train["ACTET_X"].to_numpy(dtype=object)[known],
-                                    employer_ape.to_numpy(dtype=object)[known], naf=naf)
 
 
 def bulletin_records(bulletins: pd.DataFrame, communes: pd.DataFrame, adjacences: pd.DataFrame | None,
@@ -467,7 +455,7 @@ def prepare(data_dir) -> Inputs:
         "adresses": ["code_insee"]})  # the address reference is not used: read one column only
     if ds.communes is None:
         raise UserError(f"no communes.parquet in {data_dir}: the workplace commune cannot be resolved")
-    classifier = activity_classifier(ds.bulletins_train, ds.etablissements, ds.naf)
+    classifier = activity_model(ds.bulletins_train, ds.etablissements, ds.naf)
     train_truth = ds.bulletins_train[schema.TRUTH_COLUMN]
     codable_share = float(train_truth.notna().mean()) if len(train_truth) else 0.9
     state = ds.etablissements["etatAdministratifEtablissement"].astype("string")

@@ -116,10 +116,7 @@ class Reference:
 
     def rows_of(self, sirets) -> np.ndarray:
         """Register positions of SIRETs (-1 where absent or missing)."""
-        position = pd.Series(np.arange(len(self.register)), index=self.register["siret"].astype(str).to_numpy())
-        position = position[~position.index.duplicated()]
-        values = pd.Series(sirets, dtype="string").fillna("")
-        return position.reindex(values.to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+        return register_rows(self.register, sirets)
 
     def learn_frequent_employers(self, train: pd.DataFrame, top: int = 12) -> Reference:
         """Remember each département's ``top`` most frequent employers among labelled bulletins.
@@ -140,11 +137,26 @@ class Reference:
     def activity_model(self, train: pd.DataFrame, **options) -> ActivityClassifier:
         """An :class:`ActivityClassifier` learnt on labelled bulletins (their employer's APE code)
         and the NAF labels."""
-        rows = self.rows_of(train[schema.TRUTH_COLUMN])
-        known = rows >= 0
-        ape = self.register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object, na_value="")
-        return ActivityClassifier(**options).fit(train["ACTET_X"].to_numpy(dtype=object)[known], ape[rows[known]],
-                                                 naf=self.naf)
+        return activity_model(train, self.register, self.naf, **options)
+
+
+def register_rows(register: pd.DataFrame, sirets) -> np.ndarray:
+    """Positions in ``register`` of SIRETs (-1 where absent or missing; the first of duplicates)."""
+    position = pd.Series(np.arange(len(register)), index=register["siret"].astype(str).to_numpy())
+    position = position[~position.index.duplicated()]
+    values = pd.Series(sirets, dtype="string").fillna("")
+    return position.reindex(values.to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def activity_model(train: pd.DataFrame, register: pd.DataFrame, naf: pd.DataFrame | None,
+                   **options) -> ActivityClassifier:
+    """An :class:`ActivityClassifier` learnt on labelled bulletins (``ACTET_X`` → the APE code of
+    their employer in ``register``) and the NAF labels, without building a whole :class:`Reference`."""
+    rows = register_rows(register, train[schema.TRUTH_COLUMN])
+    known = rows >= 0
+    ape = register["activitePrincipaleEtablissement"].astype("string").to_numpy(dtype=object, na_value="")
+    return ActivityClassifier(**options).fit(train["ACTET_X"].to_numpy(dtype=object)[known], ape[rows[known]],
+                                             naf=naf)
 
 
 @dataclass

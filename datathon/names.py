@@ -652,6 +652,14 @@ class ChoiceModel:
         return e / total[codes]
 
 
+def _shrunk_share(names: pd.Series, flags: pd.Series, base: float, strength: float) -> tuple[pd.Series, pd.Series]:
+    """Per distinct name, the share of its ``flags`` shrunk towards ``base`` with ``strength``
+    pseudo-counts (a name seen once says little), and how many times it was seen."""
+    stats = pd.DataFrame({"name": names.to_numpy(), "flag": flags.to_numpy(dtype=np.float64)}).groupby("name")[
+        "flag"].agg(["sum", "count"])
+    return (stats["sum"] + strength * base) / (stats["count"] + strength), stats["count"]
+
+
 class NameReliability:
     """How far a declared name can be trusted, learnt from the training bulletins.
 
@@ -672,8 +680,7 @@ class NameReliability:
         frame = frame[frame["name"] != ""]
         base = frame["correct"].mean() if len(frame) else 1.0
         base = base if base > 0 else 1.0
-        stats = frame.groupby("name")["correct"].agg(["sum", "count"])
-        shrunk = (stats["sum"] + self.strength * base) / (stats["count"] + self.strength)
+        shrunk, _ = _shrunk_share(frame["name"], frame["correct"], base, self.strength)
         self.table_ = (shrunk / base).clip(upper=1.0)
         return self
 
@@ -754,11 +761,10 @@ class NonAnswers:
         uncodable = ~np.asarray(codable, dtype=bool)
         if len(names) != len(uncodable):
             raise ValueError(f"{len(names)} names for {len(uncodable)} codable flags")
-        frame = pd.DataFrame({"name": names, "uncodable": uncodable.astype(np.float64)})
-        self.base_ = float(frame["uncodable"].mean()) if len(frame) else 0.0
-        stats = frame.groupby("name")["uncodable"].agg(["sum", "count"])
-        self.share_ = (stats["sum"] + self.strength * self.base_) / (stats["count"] + self.strength)
-        self.frequency_ = stats["count"] * 1000.0 / max(len(frame), 1)
+        self.base_ = float(uncodable.mean()) if len(uncodable) else 0.0
+        self.share_, count = _shrunk_share(pd.Series(names, dtype=object), pd.Series(uncodable.astype(np.float64)),
+                                           self.base_, self.strength)
+        self.frequency_ = count * 1000.0 / max(len(names), 1)
         return self
 
     def _fitted(self) -> None:

@@ -8,13 +8,14 @@ SAMPLE_SEED := 20180118
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test test-fast data sample bench bench-data bench-score bench-grade bench-quality bench-scale browser clean material starters
+.PHONY: help venv lab test sandbox test-fast data sample bench bench-data bench-score bench-grade bench-quality bench-scale browser clean material starters
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
 	@echo "make test        set up .venv and run the whole test suite"
 	@echo "make sample      regenerate data_samples/ (the committed sample)"
 	@echo "make material    execute every course and solution notebook: out/material/summary.md"
+	@echo "make sandbox     (as root, once) bubblewrap and the accounts student notebooks are graded as"
 	@echo "make starters    regenerate starter_notebooks/ from solutions/ (nbgrader generate_assignment)"
 	@echo "make bench       run every benchmark and write benchmarks/report.md"
 	@echo "make bench-data  generate every scale up to the campaign and time it"
@@ -52,12 +53,22 @@ browser:
 		else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium is still missing"; exit 1; }
 
+# The sandbox `datathon grade` runs student notebooks in (datathon/sandbox.py): Debian's bubblewrap and the
+# unprivileged accounts datathon-sandbox1..4. As root it installs and creates them; otherwise it says what
+# to run (the sandbox tests then skip, and `datathon grade` refuses untrusted notebooks).
+sandbox: $(STAMP)
+	@if [ "$$(id -u)" = 0 ]; then \
+		command -v bwrap >/dev/null 2>&1 || { echo "installing Debian's bubblewrap for the grading sandbox"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; }; \
+		$(BIN)/datathon sandbox setup; \
+	else echo "the grading sandbox needs root once: sudo make sandbox (its tests skip until then)"; fi
+
 # Notebook directories that exist (git keeps no empty solutions/); nbval runs each notebook as a
 # test, in a kernel of .venv's own Python (--nbval-current-env), one notebook per worker
 # (--dist loadfile: a notebook's cells share one kernel). Exit 5 is "no notebook collected".
 NOTEBOOK_DIRS = $(wildcard course solutions)
 
-test: $(STAMP) $(SAMPLE)/manifest.json browser
+test: $(STAMP) $(SAMPLE)/manifest.json browser sandbox
 	$(BIN)/python -m pytest -n $(JOBS) -q
 	$(if $(NOTEBOOK_DIRS),$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q --nbval-lax --nbval-current-env $(NOTEBOOK_DIRS) || [ $$? -eq 5 ])
 

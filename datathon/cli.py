@@ -21,7 +21,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         "output, the test truth apart, naf.csv and manifest.json. Same seed, same bytes.",
     )
     p.add_argument("--scale", required=True, choices=["sample", "departement", "campaign"])
-    p.add_argument("--seed", required=True, type=int, help="the world's seed (keep the event's secret)")
+    p.add_argument("--seed", required=True, help="the world's seed: digits, or a passphrase (an event's: five "
+                   "random words, kept secret)")
     p.add_argument("--out", required=True, type=Path, help="directory to write")
     p.add_argument("--register", type=Path, help="a real Sirene StockEtablissement CSV to use as the register")
     p.add_argument("--unites-legales", type=Path, help="the StockUniteLegale CSV to join on siren (with --register)")
@@ -34,6 +35,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from datathon.world import generate
+    from datathon.world.seeds import seed_warning
 
     manifest = generate(
         scale=args.scale,
@@ -47,7 +49,16 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{k}: {v:,}" for k, v in manifest["rows"].items())
     print(f"wrote {args.out} ({counts})")
+    if warning := seed_warning(args.seed, args.out):  # after the work: an error stays the only line
+        print(f"datathon generate: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def _add_event(sub: argparse._SubParsersAction) -> None:
+    """``datathon event bundle --data EVENT_DATA --out BUNDLE``: what participants receive (datathon/event.py)."""
+    from datathon.event import add_event_commands
+
+    add_event_commands(sub)
 
 
 def _add_mca(sub: argparse._SubParsersAction) -> None:
@@ -213,7 +224,9 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         description="Run nbgrader's autograder on every collected submission (submitted/*/ASSIGNMENT) of "
         "the course, several students at once, each against a private copy of the gradebook; then merge "
         "the grades into the course gradebook in one transaction and move the autograded notebooks into "
-        "place. The result is the gradebook a sequential `nbgrader autograde ASSIGNMENT` gives. Exit 1 "
+        "place. The result is the gradebook a sequential `nbgrader autograde ASSIGNMENT` gives. Each notebook "
+        "runs in a sandbox (another account, the event's public data only, limits; needs root and `datathon "
+        "sandbox setup`), and performance points are scored outside it on the event's truth. Exit 1 "
         "when a submission could not be graded, 2 on invalid arguments (then nothing is written).",
     )
     p.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment id (e.g. a1_names)")
@@ -224,18 +237,54 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student", dest="students", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument("--force", action="store_true", help="grade again submissions already autograded")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--data", type=Path, metavar="DIR",
+                   help="the event's data directory, truth included: notebooks see its public files only, and "
+                   "performance points are scored on its truth (default: the public sample, for practice)")
+    p.add_argument("--memory", type=float, metavar="GiB", help="memory of one notebook's sandbox (default: 6)")
+    p.add_argument("--trusted", action="store_true",
+                   help="run notebooks as yourself, without the sandbox: only for notebooks you wrote")
 
     def _cmd_grade(args: argparse.Namespace) -> int:
         from datathon.grading import format_summary, grade, parse_jobs
+        from datathon.sandbox import Limits
 
+        limits = Limits()
+        if args.memory is not None:
+            if not 0.25 <= args.memory <= 1024:
+                raise UserError(f"--memory must be between 0.25 and 1024 GiB (got {args.memory:g})")
+            limits = Limits(memory=int(args.memory * 1024**3))
         run = grade(args.assignment, course=args.course, jobs=parse_jobs(args.jobs), students=args.students,
-                    force=args.force, progress=not args.quiet)
+                    force=args.force, progress=not args.quiet, data=args.data, trusted=args.trusted, limits=limits)
         print(format_summary(run))
         for failure in run.failures:
             print(f"datathon grade: failed: {failure.student}: {failure.reason}", file=sys.stderr)
         return 0 if run.ok else 1
 
     p.set_defaults(func=_cmd_grade)
+
+
+def _add_sandbox(sub: argparse._SubParsersAction) -> None:
+    """``datathon sandbox setup|check``: the accounts grading runs student notebooks as (datathon/sandbox.py)."""
+    p = sub.add_parser("sandbox", help="set up or check the sandbox student notebooks are graded in",
+                       description="`setup` (as root, once per machine) creates the unprivileged accounts "
+                       "datathon-sandbox1..N that `datathon grade` runs notebooks as; `check` says what works.")
+    verbs = p.add_subparsers(dest="sandbox_command", metavar="VERB", required=True)
+    setup = verbs.add_parser("setup", help="create the sandbox accounts (as root)")
+    setup.add_argument("--slots", type=int, default=None, metavar="N",
+                       help="accounts to create: the most grading jobs at once (default: 4)")
+    verbs.add_parser("check", help="say whether notebooks can be graded in a sandbox here")
+
+    def _cmd_sandbox(args: argparse.Namespace) -> int:
+        from datathon import sandbox
+
+        if args.sandbox_command == "setup":
+            made = sandbox.setup(args.slots or sandbox.DEFAULT_SLOTS)
+            print(f"sandbox accounts: {', '.join(a.name for a in made)}")
+        st = sandbox.status()
+        print(st.format())
+        return 0 if st.ok else 1
+
+    p.set_defaults(func=_cmd_sandbox)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -330,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # One entry per command; each adds its parser and sets ``func``.
 COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
-            _add_material, _add_grade, _add_train, _add_match]
+            _add_material, _add_grade, _add_sandbox, _add_train, _add_match, _add_event]
 
 
 def main(argv: list[str] | None = None) -> int:

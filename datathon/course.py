@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -40,6 +41,8 @@ KEY_PACKAGES = ("numpy", "pandas", "pyarrow", "matplotlib", "scikit-learn", "rap
 #: What a notebook needs when it does not say: the register and the labelled bulletins.
 DEFAULT_REQUIRED = ("etablissements.parquet", "bulletins_train.parquet")
 SAMPLE_DIR = "data_samples"
+#: The event's data directory, when a notebook's parameters name none (set by grading and the event's server).
+DATA_VARIABLE = "DATATHON_DATA"
 SAMPLE_SEED = 20180118
 #: The MIME type of a metrics record in a notebook's outputs (what :mod:`datathon.material` reads).
 METRICS_MIMETYPE = "application/vnd.datathon.metrics+json"
@@ -217,8 +220,16 @@ def find_data_dir(data_dir: str | Path, start: str | Path | None = None) -> Path
     return None
 
 
+def chosen_data_dir(data_dir: str | Path | None) -> str | Path:
+    """A notebook's data directory: the one it names, else the event's (``$DATATHON_DATA``: set by the
+    event's server and by grading), else the public sample."""
+    if data_dir is not None:
+        return data_dir
+    return os.environ.get(DATA_VARIABLE) or SAMPLE_DIR
+
+
 def environment_report(
-    data_dir: str | Path = SAMPLE_DIR,
+    data_dir: str | Path | None = None,
     required: Sequence[str] = DEFAULT_REQUIRED,
     *,
     packages: Sequence[str] = KEY_PACKAGES,
@@ -237,6 +248,7 @@ def environment_report(
         required = [required]
     pins = pinned_versions()
     statuses = [PackageStatus(p, installed_version(p), pins.get(_normalise(p))) for p in packages]
+    data_dir = chosen_data_dir(data_dir)
     found = find_data_dir(data_dir, start)
     missing: list[str] = []
     manifest = None
@@ -258,7 +270,7 @@ def environment_report(
 
 
 def check_environment(
-    data_dir: str | Path = SAMPLE_DIR,
+    data_dir: str | Path | None = None,
     required: Sequence[str] = DEFAULT_REQUIRED,
     *,
     packages: Sequence[str] = KEY_PACKAGES,

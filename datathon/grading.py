@@ -59,9 +59,11 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from datathon import bands, evaluate, sandbox
 from datathon.errors import UserError
 from datathon.files import replace_directory
 
@@ -95,6 +97,9 @@ class StudentResult:
     attempts: int = 0
     #: locked cells the student changed, which nbgrader put back before grading (a cheating attempt, or an accident)
     edited_cells: list[str] = field(default_factory=list)
+    #: performance cells scored by the grader outside the notebook: grade_id -> one line (metrics and points)
+    performance: dict[str, str] = field(default_factory=dict)
+    leftovers: int = 0  # processes the notebook left running, killed before the merge
     warnings: list[str] = field(default_factory=list)  # nbgrader's other WARNING/ERROR lines for this student
     log: str = ""  # nbgrader's whole log for this student
 
@@ -110,6 +115,8 @@ class GradeRun:
     jobs: int
     results: list[StudentResult] = field(default_factory=list)
     seconds: float = 0.0
+    sandboxed: bool = True
+    data: Path | None = None  # where the public data and the truth of performance cells came from
 
     @property
     def ok(self) -> bool:
@@ -274,16 +281,26 @@ def grade(
     students: Sequence[str] | None = None,
     force: bool = False,
     progress: bool = True,
+    data: str | Path | None = None,
+    trusted: bool = False,
+    limits: sandbox.Limits | None = None,
 ) -> GradeRun:
     """Autograde the collected submissions of ``assignment`` with ``jobs`` worker processes.
 
     ``course`` is the course root (the directory holding nbgrader_config.py; default: the working
     directory if it holds one, else ``grader``); ``students`` limits grading to those students;
-    ``force`` grades again submissions already autograded. Raises :class:`UserError` for bad
-    arguments (then nothing is written); a submission that cannot be graded does not raise: it is
-    ``failed`` in the result (see the module docstring for the whole design).
+    ``force`` grades again submissions already autograded. ``data`` is the event's data directory,
+    truth included: notebooks see only its public files, and performance cells are scored on its
+    truth (default: the public sample, for practice). Each notebook runs in a :mod:`datathon.sandbox`
+    box under ``limits``; ``trusted=True`` runs them as this user instead (only for notebooks you
+    wrote). Raises :class:`UserError` for bad arguments or a machine that cannot sandbox (then
+    nothing is written); a submission that cannot be graded does not raise: it is ``failed`` in the
+    result (see the module docstring for the whole design).
     """
     jobs = parse_jobs(jobs)
+    if not trusted:
+        sandbox.require(jobs)
+    data_dir = _grading_data(data)
     # nbgrader migrates a gradebook by running the `alembic` script, found on PATH: make it the one
     # beside this Python (the venv's bin/, which `make` does not put on PATH).
     bin_dir = str(Path(sys.executable).parent)
@@ -311,11 +328,15 @@ def grade(
                             f"(collected: {', '.join(collected)})")
         collected = [s for s in collected if s in set(students)]
 
-    run = GradeRun(assignment=assignment, course=course_.directory, jobs=jobs)
+    run = GradeRun(assignment=assignment, course=course_.directory, jobs=jobs, sandboxed=not trusted, data=data_dir)
     start = time.perf_counter()
     reasons = {s: _decide(course_, assignment, s, force) for s in collected}
     to_grade = [s for s in collected if not reasons[s]]
-    outcomes = _grade_students(course_, assignment, to_grade, jobs=jobs, progress=progress) if to_grade else {}
+    outcomes = {}
+    if to_grade:
+        with (nullcontext([]) if trusted else sandbox.reserved(jobs)) as accounts:
+            outcomes = _grade_students(course_, assignment, to_grade, jobs=jobs, progress=progress,
+                                       accounts=accounts, data=data_dir, limits=limits or sandbox.Limits())
     scores = _scores(course_, assignment, to_grade) if to_grade else {}
     released = _released_checksums(course_, assignment)
     for s in collected:
@@ -330,9 +351,11 @@ def grade(
     return run
 
 
-def _grade_students(course: Course, assignment: str, students: list[str], *, jobs: int,
-                    progress: bool) -> dict[str, StudentResult]:
-    """Grade in workers, merge into the gradebook in one transaction, move the outputs into place."""
+def _grade_students(course: Course, assignment: str, students: list[str], *, jobs: int, progress: bool,
+                    accounts: list[sandbox.Account], data: Path, limits: sandbox.Limits) -> dict[str, StudentResult]:
+    """Grade in workers (sandboxed), score performance cells, merge in one transaction, move the outputs into place."""
+    from datathon.event import bundle
+
     cd = course.coursedir
     step = cd.autograded_directory
     step_parent = Path(course.root, step).parent  # where autograded/ is (os.path.join keeps an absolute step)
@@ -340,7 +363,11 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
     staging_dir = Path(tempfile.mkdtemp(prefix=f".{Path(step).name}-datathon-", dir=step_parent))
     staging = str(staging_dir) if os.path.isabs(step) else os.path.relpath(staging_dir, course.root)
     work = Path(tempfile.mkdtemp(prefix="datathon-grade-"))
+    boxes = Path(tempfile.mkdtemp(prefix="datathon-sandbox-"))  # root's, 0700: each box is bound in by path
     try:
+        public = boxes / sandbox.DATA_DIR
+        bundle(data, public)  # what students may see of the event's data: never its truth
+        _readable_by_all(public)
         snapshot = work / "snapshot.db"
         _backup(course.db_path, snapshot)
         structure = _structure(snapshot, assignment)
@@ -353,8 +380,18 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
                 "db": str(private / "gradebook.db"), "snapshot": str(snapshot), "staging": staging,
                 "cwd": str(course.directory), "env": dict(os.environ),
                 "staged": str(course.path(staging, student, assignment)),
+                "submitted": str(course.submitted(student, assignment)),
+                "box": str(boxes / f"{i:05d}"), "data": str(public), "limits": asdict(limits),
             })
-        results = _run_workers(tasks, jobs=jobs, progress=progress, desc=f"grading {assignment}")
+        results = _run_workers(tasks, jobs=jobs, progress=progress, desc=f"grading {assignment}", accounts=accounts)
+        for account in accounts:  # belt and braces: each worker killed its own box's leftovers already
+            sandbox.kill_leftovers(account)
+        performance = bands.performance_cells(assignment)
+        if performance:
+            truths = {p.split: evaluate.load_truth(data, p.split) for p in performance}
+            for task in tasks:
+                if results[task["student"]].status == "graded":
+                    results[task["student"]].performance = _score_performance(task, performance, truths)
         _merge(course.db_path, assignment, structure,
                [(t["student"], Path(t["db"])) for t in tasks if Path(t["db"]).exists()])
         for task in tasks:
@@ -371,6 +408,79 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
     finally:
         _rmtree(staging_dir)
         _rmtree(work)
+        sandbox.remove_tree(boxes)
+
+
+def _grading_data(data: str | Path | None) -> Path:
+    """The event's data directory (truth included), or the public sample when none is given."""
+    from datathon.course import SAMPLE_DIR, find_data_dir
+
+    if data is None:
+        found = find_data_dir(SAMPLE_DIR)
+        if found is None:
+            raise UserError(f"no data to grade with: give the event's data directory with --data "
+                            f"(the public sample {SAMPLE_DIR}/ was not found either)")
+        return Path(found).resolve()
+    path = Path(data)
+    if not path.is_dir():
+        raise UserError(f"--data {data}: no such directory (give the event's data directory, truth included)")
+    return path.resolve()
+
+
+def _readable_by_all(root: Path) -> None:
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _score_performance(task: dict, performance: list[bands.Performance], truths: dict) -> dict[str, str]:
+    """Score what each performance cell handed in against the truth, outside the notebook.
+
+    Writes the points into the student's private gradebook (merged with the rest) and replaces the
+    cell's output in the autograded notebook by one line: the metrics and the points, never a truth
+    row. A cell that failed, or handed nothing in, scores 0 and says why.
+    """
+    import nbformat
+    from nbgrader.api import Gradebook
+
+    lines: dict[str, str] = {}
+    notebooks = sorted(Path(task["staged"]).glob("*.ipynb"))
+    for perf in performance:
+        for path in notebooks:
+            nb = nbformat.read(path, as_version=4)
+            cell = next((c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == perf.cell),
+                        None)
+            if cell is None:
+                continue
+            points, line = _performance_points(task, perf, truths[perf.split], cell)
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=line + "\n")]
+            mode = path.stat().st_mode
+            path.chmod(0o644)  # nbgrader leaves it read-only
+            nbformat.write(nb, path)
+            path.chmod(mode & 0o7777)
+            with Gradebook(f"sqlite:///{task['db']}") as gb:
+                grade = gb.find_grade(perf.cell, path.stem, task["assignment"], task["student"])
+                grade.auto_score = points
+                grade.needs_manual_grade = False
+                gb.db.commit()
+            lines[perf.cell] = line
+            break
+    return lines
+
+
+def _performance_points(task: dict, perf: bands.Performance, truth, cell) -> tuple[float, str]:
+    if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+        return 0.0, f"Performance: 0 of {perf.max_points:g} points — the cell failed before handing a submission in."
+    raw = sandbox.read_regular_file(Path(task["box"]) / sandbox.HANDIN_DIR / perf.file_name, evaluate.DEFAULT_MAX_BYTES)
+    if raw is None:
+        return 0.0, f"Performance: 0 of {perf.max_points:g} points — no submission was handed in."
+    try:
+        submission = evaluate.read_submission(raw, known_cabbi=truth["CABBI"])
+    except UserError as err:
+        return 0.0, f"Performance: 0 of {perf.max_points:g} points — the submission handed in is not valid: {err.message}"
+    earned = bands.award_on_truth(submission, truth, success=perf.success, coverage=perf.coverage)
+    return earned.points, (f"Performance, graded outside the notebook on the hidden truth: {earned} — "
+                           f"{earned.points:g} of {perf.max_points:g} points.")
 
 
 def _rmtree(path: Path) -> None:
@@ -386,8 +496,12 @@ def _rmtree(path: Path) -> None:
         shutil.rmtree(path, onerror=onerror)
 
 
-def _run_workers(tasks: list[dict], *, jobs: int, progress: bool, desc: str) -> dict[str, StudentResult]:
-    """Run one worker process per task, ``jobs`` at a time; each failure is tried again RETRIES times."""
+def _run_workers(tasks: list[dict], *, jobs: int, progress: bool, desc: str,
+                 accounts: Sequence[sandbox.Account] = ()) -> dict[str, StudentResult]:
+    """Run one worker process per task, ``jobs`` at a time; each failure is tried again RETRIES times.
+
+    With ``accounts``, each running task has a sandbox account of its own (``jobs`` accounts at most).
+    """
     from tqdm.auto import tqdm
 
     ctx = _context()
@@ -399,6 +513,9 @@ def _run_workers(tasks: list[dict], *, jobs: int, progress: bool, desc: str) -> 
             while pending or running:
                 while pending and len(running) < jobs:
                     task, attempt = pending.pop(0)
+                    busy = {t["account"]["slot"] for _, t, *_ in running.values() if t.get("account")}
+                    free = [a for a in accounts if a.slot not in busy]
+                    task["account"] = asdict(free[0]) if accounts else None
                     _reset(task)
                     proc = ctx.Process(target=_worker, args=(task,), name=f"datathon-grade-{task['student']}",
                                        daemon=False)
@@ -462,7 +579,7 @@ def _read_result(task: dict, exitcode: int | None, seconds: float, attempt: int)
     warnings = [m.group(1) for m in re.finditer(r"^\[(?:WARNING|ERROR|CRITICAL)\] (.*)$", log, re.M)]
     if raw.get("success"):
         return StudentResult(task["student"], "graded", seconds=round(seconds, 2), attempts=attempt,
-                             warnings=warnings, log=log)
+                             warnings=warnings, log=log, leftovers=int(raw.get("leftovers") or 0))
     return StudentResult(task["student"], "failed", reason=_failure_reason(log, raw.get("error") or ""),
                          seconds=round(seconds, 2), attempts=attempt, warnings=warnings, log=log)
 
@@ -498,20 +615,40 @@ def _worker(task: dict) -> None:
     os.environ.update(task["env"])  # the fork server's environment may be older than this run's
     os.chdir(task["cwd"])
     start = time.perf_counter()
+    account = sandbox.Account(**task["account"]) if task.get("account") else None
     try:
-        result = _autograde(task)
+        result = _autograde(task, account)
     except BaseException:  # noqa: BLE001 - every failure is reported, none escapes the worker
         result = {"success": False, "error": traceback.format_exc()}
+    finally:
+        if account is not None:  # nothing the notebook started may outlive its grading
+            result_leftovers = sandbox.kill_leftovers(account)
+        else:
+            result_leftovers = 0
+    result["leftovers"] = result_leftovers
     result["seconds"] = round(time.perf_counter() - start, 3)
     tmp = work / "result.json.tmp"
     tmp.write_text(json.dumps(result), encoding="utf-8")
     os.replace(tmp, work / "result.json")
 
 
-def _autograde(task: dict) -> dict:
+def _autograde(task: dict, account: sandbox.Account | None) -> dict:
     from nbgrader.apps.autogradeapp import AutogradeApp
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
     from nbgrader.utils import capture_log
+
+    from datathon.grading_sandbox import SandboxedExecute, SandboxKernelManager
+
+    box = sandbox.Box(account, Path(task["box"]), data=Path(task["data"]), limits=sandbox.Limits(**task["limits"]))
+    box.prepare(files_from=Path(task["submitted"]))
+    if account is not None:
+        SandboxKernelManager.box = box
+    else:  # trusted: the kernel is this process's child, with its environment; same data, same hand-in folder
+        os.environ[sandbox.DATA_VARIABLE] = str(box.directory / sandbox.DATA_DIR)
+        os.environ[sandbox.HANDIN_VARIABLE] = str(box.handin)
+        os.rmdir(box.directory / sandbox.DATA_DIR)
+        os.symlink(task["data"], box.directory / sandbox.DATA_DIR)
 
     app = AutogradeApp()
     app.initialize([])  # reads nbgrader_config.py from the course root, as `nbgrader autograde` does
@@ -521,6 +658,8 @@ def _autograde(task: dict) -> dict:
     cd.db_url = f"sqlite:///{task['db']}"
     cd.autograded_directory = task["staging"]
     converter = Autograde(coursedir=cd, parent=app)
+    converter.autograde_preprocessors = [SandboxedExecute if p is Execute else p
+                                         for p in converter.autograde_preprocessors]
     return capture_log(converter)
 
 

@@ -1,16 +1,18 @@
-"""datathon/bands.py: partial credit by performance bands, measured on the grading truth."""
+"""datathon/bands.py: partial credit by performance bands, and handing a submission in for them."""
 from __future__ import annotations
 
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
 from datathon import schema
-from datathon.bands import GRADING_DATA, Award, Band, award, grading_directory, points_for
+from datathon.bands import HANDIN_VARIABLE, PERFORMANCE, Award, Band, award, hand_in, performance, points_for
 from datathon.errors import UserError
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data_samples"
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data_samples"
 SUCCESS = [Band(0.40, 1), Band(0.60, 2), Band(0.80, 4)]
 COVERAGE = [Band(0.30, 1), Band(0.80, 3)]
 
@@ -28,34 +30,6 @@ def test_points_for_does_not_depend_on_the_order_of_the_bands():
     """Do bands listed in any order give the same points, and no band at all 0?"""
     assert points_for(0.7, list(reversed(SUCCESS))) == 2.0
     assert points_for(0.7, []) == 0.0
-
-
-def test_the_grading_directory_is_the_data_directory_by_default(monkeypatch, tmp_path):
-    """Without DATATHON_GRADING_DATA, is the data directory the notebook ran on used?"""
-    monkeypatch.delenv(GRADING_DATA, raising=False)
-    assert grading_directory(tmp_path) == tmp_path
-    assert grading_directory(str(tmp_path)) == tmp_path
-
-
-def test_the_grading_variable_wins(monkeypatch, tmp_path):
-    """With DATATHON_GRADING_DATA set, is its directory used instead of the notebook's?"""
-    event = tmp_path / "event"
-    event.mkdir()
-    monkeypatch.setenv(GRADING_DATA, str(event))
-    assert grading_directory(tmp_path / "anything") == event
-
-
-def test_a_missing_grading_directory_is_named(monkeypatch, tmp_path):
-    """Is a DATATHON_GRADING_DATA naming no directory a UserError naming the variable and the path, and a
-    missing data directory one naming the directory?"""
-    missing = tmp_path / "no-such-event"
-    monkeypatch.setenv(GRADING_DATA, str(missing))
-    with pytest.raises(UserError) as err:
-        grading_directory(SAMPLE)
-    assert GRADING_DATA in str(err.value) and str(missing) in str(err.value)
-    monkeypatch.delenv(GRADING_DATA)
-    with pytest.raises(UserError, match="no-such-event"):
-        grading_directory(missing)
 
 
 def test_an_award_adds_both_kinds_of_points():
@@ -77,7 +51,6 @@ def perfect(truth: pd.DataFrame) -> pd.DataFrame:
 
 def test_a_perfect_submission_reaches_the_top_bands(monkeypatch, truth):
     """On the sample, does the truth itself earn the top success and coverage bands?"""
-    monkeypatch.delenv(GRADING_DATA, raising=False)
     result = award(perfect(truth), SAMPLE, success=SUCCESS, coverage=COVERAGE)
     codable = truth[schema.TRUTH_COLUMN].notna().mean()
     assert result.success_rate == pytest.approx(codable)
@@ -87,20 +60,52 @@ def test_a_perfect_submission_reaches_the_top_bands(monkeypatch, truth):
 
 def test_an_empty_submission_earns_nothing(monkeypatch, truth):
     """Does a submission that codes nothing earn no point (bulletins left out count as not coded)?"""
-    monkeypatch.delenv(GRADING_DATA, raising=False)
     nothing = pd.DataFrame({"CABBI": truth["CABBI"].iloc[:10], "siret": None, "score": 0.0})
     result = award(nothing, SAMPLE, success=SUCCESS, coverage=COVERAGE)
     assert result.success_rate == 0.0 and result.points == 0.0
 
 
-def test_the_award_is_measured_on_the_grading_truth(monkeypatch, tmp_path, truth):
-    """With DATATHON_GRADING_DATA naming a directory whose truth differs, is the submission measured on
-    that truth rather than on the notebook's data directory?"""
-    event = tmp_path / "event"
-    event.mkdir()
-    other = truth.copy()
-    other[schema.TRUTH_COLUMN] = None  # nobody codable: the perfect submission is all wrong there
-    other.to_parquet(event / "truth_test.parquet")
-    monkeypatch.setenv(GRADING_DATA, str(event))
-    result = award(perfect(truth), SAMPLE, success=SUCCESS, coverage=COVERAGE)
-    assert result.success_rate == 0.0 and result.points == 0.0
+def test_a_hand_in_under_grading_only_writes_the_submission(monkeypatch, tmp_path, truth, capsys):
+    """With DATATHON_HANDIN set (a sandboxed grading run), does hand_in write the whole submission there, score
+    nothing in the notebook, and say that the grader scores it?"""
+    monkeypatch.setenv(HANDIN_VARIABLE, str(tmp_path))
+    assert hand_in(perfect(truth), assignment="challenge", cell="performance-tests", data_dir=SAMPLE) is None
+    written = pd.read_csv(tmp_path / "performance-tests.csv", sep=";", dtype=str)
+    assert len(written) == len(truth) and list(written.columns) == ["CABBI", "siret", "score"]
+    assert "hidden truth" in capsys.readouterr().out
+    assert [p.name for p in tmp_path.iterdir()] == ["performance-tests.csv"]  # no temporary file left
+
+
+def test_a_hand_in_elsewhere_previews_the_points_on_the_public_truth(monkeypatch, truth, capsys):
+    """Outside grading, does hand_in give the points the submission would earn on the sample's own (public) truth,
+    with the assignment's bands?"""
+    monkeypatch.delenv(HANDIN_VARIABLE, raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    earned = hand_in(perfect(truth), assignment="challenge", cell="performance-tests", data_dir=SAMPLE)
+    assert earned.points == performance("challenge", "performance-tests").max_points
+    assert "Practice on data_samples" in capsys.readouterr().out
+
+
+def test_a_hand_in_refuses_plain_nbgrader_autograde_and_a_missing_submission(monkeypatch, truth):
+    """Under a plain `nbgrader autograde` (no sandbox, no hand-in folder), is the cell refused so it scores 0 instead
+    of full points; and is something that is not a submission refused in one line?"""
+    monkeypatch.delenv(HANDIN_VARIABLE, raising=False)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(UserError, match="datathon grade"):
+        hand_in(perfect(truth), assignment="a3_learning", cell="q5-tests-bands", data_dir=SAMPLE)
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    with pytest.raises(UserError, match="DataFrame with CABBI and siret"):
+        hand_in(None, assignment="a3_learning", cell="q5-tests-bands", data_dir=SAMPLE)
+
+
+@pytest.mark.parametrize("perf", PERFORMANCE, ids=lambda p: f"{p.assignment}/{p.cell}")
+def test_each_performance_cell_is_a_graded_cell_worth_its_bands(perf):
+    """Is every performance cell the grader scores a graded, locked cell of its source notebook, worth exactly its
+    bands' maximum, and calling hand_in with its own name?"""
+    nb = nbformat.read(REPO / "solutions" / perf.assignment / f"{perf.assignment}.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == perf.cell]
+    assert len(cells) == 1
+    meta = cells[0].metadata["nbgrader"]
+    assert meta["grade"] and meta["locked"] and meta["points"] == perf.max_points
+    assert f'cell="{perf.cell}"' in cells[0].source and f'assignment="{perf.assignment}"' in cells[0].source
+    assert "BEGIN HIDDEN TESTS" not in cells[0].source  # nothing hidden: the grader does the scoring

@@ -94,8 +94,9 @@ def points(cells) -> float:
 def spoiled_answer(kind: str, source_nb) -> set[str]:
     """The answers a kind of student gets wrong (before their consequences through USES)."""
     qs = [q for q, _ in questions(source_nb)]
-    return {"perfect": set(), "partial": {qs[-1]}, "broken": {qs[0]}, "looping": {qs[-2]},
-            "cheat": set(qs), "corrupt": set(qs)}[kind]
+    if kind == "perfect":
+        return set()
+    return {"partial": {qs[-1]}, "broken": {qs[0]}, "looping": {qs[-2]}, "cheat": set(qs), "corrupt": set(qs)}[kind]
 
 
 def expected_score(kind: str, source_nb) -> float:
@@ -214,13 +215,13 @@ def student_args(root: Path, kind: str) -> list[str]:
             f"--Exchange.cache={home / '.cache'}"]
 
 
-def release_and_collect(root: Path, assignment: str = ASSIGNMENT) -> None:
+def release_and_collect(root: Path, assignment: str = ASSIGNMENT, kinds: tuple[str, ...] = KINDS) -> None:
     """generate_assignment, release_assignment; fetch, edit and submit for each kind; collect."""
     grader, env = root / "grader", course_env(root)
     nbgrader("generate_assignment", assignment, cwd=grader, env=env)
     nbgrader("release_assignment", assignment, cwd=grader, env=env)
     source_nb = source_notebook(root, assignment)
-    for kind in KINDS:
+    for kind in kinds:
         home = root / "students" / kind
         home.mkdir(parents=True)
         nbgrader("fetch_assignment", assignment, *student_args(root, kind), cwd=home, env=env)
@@ -228,6 +229,11 @@ def release_and_collect(root: Path, assignment: str = ASSIGNMENT) -> None:
             simulate(kind, released, source_nb)
         nbgrader("submit", assignment, f"--student={kind}", *student_args(root, kind), cwd=home, env=env)
     nbgrader("collect", assignment, "--CollectApp.check_owner=False", cwd=grader, env=env)
+
+
+def release_and_collect_one(root: Path, assignment: str, kind: str) -> None:
+    """The cycle of :func:`release_and_collect` with one student of ``kind``."""
+    release_and_collect(root, assignment, kinds=(kind,))
 
 
 def _shared_dir(tmp_path_factory) -> Path:

@@ -20,6 +20,7 @@ from datathon.cli import main
 from datathon.errors import UserError
 from datathon.world import generate, noise
 from datathon.world.scales import Scale
+from datathon.world.seeds import is_short, parse_seed, seed_warning
 
 DATA_FILES = ["etablissements.parquet", "communes.parquet", "communes_adjacentes.csv", "adresses.parquet",
               "bulletins_train.parquet", "bulletins_test.parquet", "truth_test.parquet", "naf.csv"]
@@ -146,6 +147,87 @@ def test_generate_departement_returns_every_file(tiny_scale):
     assert n == tiny_scale.bulletins_per_departement
     assert frames["truth_test.parquet"]["CABBI"].tolist() == frames["bulletins_test.parquet"]["CABBI"].tolist()
     assert not set(frames["bulletins_train.parquet"]["CABBI"]) & set(frames["bulletins_test.parquet"]["CABBI"])
+
+
+# -- seeds and passphrases ---------------------------------------------------------------------------
+
+PASSPHRASE = "copper lantern drifts over a quiet meadow"
+
+
+def test_digits_are_the_integer_they_write(tmp_path, tiny_scale):
+    """Is `--seed 11` the integer 11 (the world of generate(seed=11) and of seed="11", byte for byte, the
+    manifest's seed 11), and is the committed sample's seed still its own number?"""
+    generate(scale="sample", seed=11, out=tmp_path / "int", progress=False)
+    generate(scale="sample", seed="11", out=tmp_path / "str", progress=False)
+    assert main(["generate", "--scale", "sample", "--seed", "11", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
+    for other in ("str", "cli"):
+        for name in DATA_FILES:
+            assert (tmp_path / "int" / name).read_bytes() == (tmp_path / other / name).read_bytes(), (other, name)
+        a, b = manifest_of(tmp_path / "int"), manifest_of(tmp_path / other)
+        assert {k for k in a if a[k] != b[k]} <= {"generated_at"} and b["seed"] == 11
+    assert parse_seed(str(PUBLIC_SEED)) == PUBLIC_SEED
+    assert parse_seed("007") == 7 and parse_seed(str(2**200)) == 2**200 and parse_seed(np.int64(5)) == 5
+
+
+def test_a_passphrase_is_the_first_128_bits_of_its_sha256():
+    """Is a passphrase's seed the first 16 bytes of the SHA-256 of its UTF-8 (NFC) bytes, read big-endian,
+    so that the same words always give the same world and an accent typed either way is the same?"""
+    expected = int.from_bytes(hashlib.sha256(PASSPHRASE.encode("utf-8")).digest()[:16], "big")
+    assert parse_seed(PASSPHRASE) == expected and 2**64 < expected < 2**128
+    decomposed = "cafe\u0301 cre\u0300me bru\u0302le\u0301e au four"  # accents as combining characters
+    assert parse_seed("café crème brûlée au four") == parse_seed(decomposed)
+    assert parse_seed("eleven") != parse_seed("Eleven") != parse_seed("eleven ")
+
+
+def test_a_passphrase_world_records_the_integer_not_the_passphrase(tmp_path, tiny_scale):
+    """Does a passphrase world's manifest record the derived integer, which regenerates the same bytes,
+    while no file holds the passphrase?"""
+    generate(scale="sample", seed=PASSPHRASE, out=tmp_path / "words", progress=False)
+    seed = manifest_of(tmp_path / "words")["seed"]
+    assert seed == parse_seed(PASSPHRASE)
+    assert not [p.name for p in (tmp_path / "words").iterdir() if PASSPHRASE.encode() in p.read_bytes()]
+    assert main(["generate", "--scale", "sample", "--seed", str(seed), "--out", str(tmp_path / "int"), "--quiet"]) == 0
+    for name in DATA_FILES:
+        assert (tmp_path / "words" / name).read_bytes() == (tmp_path / "int" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("seed", ["", "   ", "-3", "+3", " 11", "11 ", "1_000", 1.5, True, -1, None])
+def test_seeds_that_are_neither_are_refused(seed):
+    """Are an empty seed, text that looks like a number but is not plain digits, and other types refused
+    with a UserError naming --seed (rather than hashed as a passphrase by mistake)?"""
+    with pytest.raises(UserError, match="--seed"):
+        parse_seed(seed)
+
+
+@pytest.mark.parametrize("seed, short", [
+    ("11", True), (str(PUBLIC_SEED), True), (str(2**64 - 1), True), (str(2**64), False),
+    ("eleven", True), ("my secret seed 2026", True), ("correct horse battery", True),
+    (PASSPHRASE, False), ("maple orbit quietly fennel", False), ("3f9a1c0e7b2d4a6f8e1c3b5d7a9f0e2c", False),
+])
+def test_short_seeds_are_told_apart(seed, short):
+    """Is a seed short (guessable) when it is a number below 2**64, or a passphrase of fewer than 20
+    characters or, below 32, fewer than four words?"""
+    assert is_short(seed) is short
+
+
+def test_a_short_seed_draws_one_warning_line(tmp_path, tiny_scale, capsys):
+    """Does `datathon generate` with a short seed still write the world, then warn on one stderr line that
+    a guessed seed rebuilds the truth and an event wants a long passphrase; and a long one not?"""
+    assert main(["generate", "--scale", "sample", "--seed", "11", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"wrote {tmp_path / 'a'}")
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("datathon generate: warning: "), captured.err
+    assert "anyone who guesses the seed rebuilds the truth" in lines[0] and "five random words" in lines[0]
+    assert main(["generate", "--scale", "sample", "--seed", PASSPHRASE, "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_the_committed_sample_draws_no_warning(repo_root, tmp_path):
+    """Is the public seed written to the kit's own data_samples/ (`make sample`) free of the warning, and
+    the same seed anywhere else not?"""
+    assert seed_warning(str(PUBLIC_SEED), repo_root / "data_samples") is None
+    assert seed_warning(str(PUBLIC_SEED), tmp_path / "event-data") is not None
 
 
 # -- the manifest --------------------------------------------------------------------------------------
@@ -324,11 +406,10 @@ def test_a_failure_while_swapping_keeps_the_previous_directory(tmp_path, tiny_sc
 
 @pytest.mark.parametrize("args, words", [
     (["--scale", "galaxy", "--seed", "1"], ["invalid choice", "galaxy"]),
-    (["--scale", "sample", "--seed", "eleven"], ["invalid int value"]),
     (["--scale", "sample"], ["--seed"]),
 ])
 def test_bad_arguments_are_usage_errors(tmp_path, capsys, args, words):
-    """Are an unknown scale, a non-numeric seed and a missing seed refused with exit 2 and no traceback?"""
+    """Are an unknown scale and a missing seed refused with exit 2 and no traceback?"""
     out = tmp_path / "w"
     with pytest.raises(SystemExit) as exit_:
         main(["generate", *args, "--out", str(out)])
@@ -341,10 +422,13 @@ def test_bad_arguments_are_usage_errors(tmp_path, capsys, args, words):
 
 @pytest.mark.parametrize("args, words", [
     (["--seed", "-3"], ["--seed", "non-negative"]),
+    (["--seed", " 11"], ["--seed", "digits"]),
+    (["--seed", ""], ["--seed", "empty"]),
     (["--seed", "1", "--unites-legales", "ul.csv"], ["--unites-legales", "--register"]),
 ])
 def test_bad_values_are_one_line_errors(tmp_path, capsys, args, words):
-    """Are a negative seed and --unites-legales without --register one-line errors, exit 2, nothing written?"""
+    """Are a negative seed, a number with a space, an empty seed and --unites-legales without --register
+    one-line errors, exit 2, nothing written (and no short-seed warning beside the error)?"""
     out = tmp_path / "w"
     assert main(["generate", "--scale", "sample", *args, "--out", str(out)]) == 2
     captured = capsys.readouterr()
@@ -356,12 +440,13 @@ def test_bad_values_are_one_line_errors(tmp_path, capsys, args, words):
     ({"scale": "galaxy", "seed": 1}, "scale"),
     ({"scale": "sample", "seed": -1}, "seed"),
     ({"scale": "sample", "seed": 1.5}, "seed"),
-    ({"scale": "sample", "seed": "1"}, "seed"),
+    ({"scale": "sample", "seed": ""}, "seed"),
+    ({"scale": "sample", "seed": True}, "seed"),
     ({"scale": "sample", "seed": 1, "departements": 0}, "--departements"),
     ({"scale": "campaign", "seed": 1, "departements": 500}, "--departements"),
 ])
 def test_bad_api_arguments_raise_user_errors(tmp_path, kwargs, match):
-    """Does generate() refuse an unknown scale and a seed that is not a non-negative integer?"""
+    """Does generate() refuse an unknown scale and a seed that is neither a non-negative integer nor a passphrase?"""
     with pytest.raises(UserError, match=match):
         generate(out=tmp_path / "w", progress=False, **kwargs)
     assert not (tmp_path / "w").exists()

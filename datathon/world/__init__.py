@@ -33,6 +33,7 @@ from datathon.world.geography import (Departement, departement_codes, make_addre
                                       make_communes, make_departements, make_streets)
 from datathon.world.register import NationalUnits, build_register, make_national_units
 from datathon.world.scales import SCALES, Scale
+from datathon.world.seeds import parse_seed
 
 __all__ = ["generate", "generate_departement", "SCALES"]
 
@@ -93,7 +94,7 @@ def _check_out(out: Path, force: bool) -> None:
         raise UserError(f"{out} is not empty: choose an empty directory, or add --force to replace its files")
 
 
-def generate(scale: str | Scale, seed: int, out, register=None, unites_legales=None, force: bool = False,
+def generate(scale: str | Scale, seed: int | str, out, register=None, unites_legales=None, force: bool = False,
              progress: bool = True, workers: int | None = None, rates: dict | None = None,
              departements: int | None = None) -> dict:
     """Write a synthetic world (or bulletins synthesised on a real register) to ``out``.
@@ -104,11 +105,13 @@ def generate(scale: str | Scale, seed: int, out, register=None, unites_legales=N
 
     The directory is written completely or not at all: files go to a temporary directory beside
     ``out`` and replace its content only at the end. Returns the manifest.
+
+    ``seed`` is a non-negative integer or a passphrase (:func:`datathon.world.seeds.parse_seed`);
+    the manifest records the integer either way.
     """
     if not isinstance(scale, Scale) and scale not in SCALES:
         raise UserError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UserError(f"--seed must be a non-negative integer, not {seed!r}")
+    seed = parse_seed(seed)
     out = Path(out)
     _check_out(out, force)
     if unites_legales is not None and register is None:

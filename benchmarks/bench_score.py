@@ -8,12 +8,26 @@ with the split's CABBI as ``known_cabbi``) followed by :func:`datathon.evaluate.
 
 Prints the median of 3 runs and writes it to ``benchmarks/results/score.json`` (and the report) with the
 machine it ran on. Target: ≤ 3 s.
+
+Then the peak memory, each in a child process of its own (``--peak-memory WHAT DIR``), which
+reports its peak resident set (``VmHWM``; the interpreter, pandas and the truth included):
+
+- ``evaluate``: read_submission + score, as ``datathon score`` does;
+- ``leaderboard``: read_submission + the public and private parts, as the server does for a
+  submission (``service._score_parts``);
+- ``refused``: the file of issue 12, 66 M one-character lines (198 MB), which is refused by its
+  line count before anything is parsed.
+
+Target: each ≤ 1 GiB.
 """
 from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +44,9 @@ from datathon.luhn import with_luhn_key
 N_BULLETINS = 1_700_000
 RUNS = 3
 TARGET_SECONDS = 3.0
+TARGET_PEAK_MIB = 1024
 SEED = 2017
+ATTACK_LINES = 66_000_000  # issue 12's file: one character and a newline each, 132 MB
 
 
 def _padded(values: np.ndarray, width: int, prefix: str = "") -> pa.Array:
@@ -78,6 +94,57 @@ def build(n: int = N_BULLETINS, seed: int = SEED) -> tuple[pd.DataFrame, pd.Data
     return truth, submission
 
 
+def peak_memory(what: str, directory: Path) -> dict:
+    """In this (child) process: load the truth, then do ``what`` once; the peak resident memory."""
+    from datathon.errors import UserError
+    from datathon.leaderboard import service
+
+    truth = pd.read_parquet(directory / "truth.parquet")
+    before = _high_water_mib()
+    start = time.perf_counter()
+    outcome = "scored"
+    if what == "refused":
+        try:
+            read_submission(directory / "attack.csv", known_cabbi=truth["CABBI"])
+            outcome = "accepted"
+        except UserError as err:
+            outcome = f"refused: {err.message}"
+    elif what == "leaderboard":
+        sub = read_submission(directory / "submission.csv", known_cabbi=truth["CABBI"])
+        service._score_parts(sub, truth, service.Register(None, None))
+    else:
+        score(read_submission(directory / "submission.csv", known_cabbi=truth["CABBI"]), truth.drop(columns="PUBLIC"))
+    return {"peak_rss_mib": _high_water_mib(), "after_loading_truth_mib": before,
+            "seconds": round(time.perf_counter() - start, 2), "outcome": outcome}  # fmt: skip
+
+
+def _high_water_mib() -> int:
+    """This process's peak resident memory (MiB). Linux's ``VmHWM``, not ``ru_maxrss``: a child's
+    ``ru_maxrss`` starts at its parent's size (exec keeps the old high-water mark), and this
+    benchmark's parent holds the 1.7 M-row frames when it starts the children."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # elsewhere: KiB on Linux, bytes on macOS
+
+
+def _measure_in_child(what: str, directory: Path) -> dict:
+    """:func:`peak_memory` in a fresh interpreter, so that nothing this process holds counts."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_score", "--peak-memory", what, str(directory)],
+                         check=True, capture_output=True, text=True)  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def _write_attack(path: Path) -> None:
+    """Issue 12's file: a header, then 66 M one-character lines, just under the 200 MB limit."""
+    with open(path, "wb") as fh:
+        fh.write(b"CABBI;siret\n")
+        blocks, rest = divmod(ATTACK_LINES, 1 << 20)
+        for _ in range(blocks):
+            fh.write(b"x\r\n" * (1 << 20))  # CRLF: 3 bytes a line, 198 MB as in the issue
+        fh.write(b"x\r\n" * rest)
+
+
 def main() -> dict:
     truth, submission = build()
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,6 +152,9 @@ def main() -> dict:
         # A blank siret (not coded) is written as an empty field, as teams write it.
         submission.to_csv(path, sep=";", index=False, na_rep="")
         size = path.stat().st_size
+        truth.assign(PUBLIC=np.random.default_rng(SEED).random(len(truth)) < 0.5).to_parquet(Path(tmp) / "truth.parquet")
+        _write_attack(Path(tmp) / "attack.csv")
+        memory = {what: _measure_in_child(what, Path(tmp)) for what in ("evaluate", "leaderboard", "refused")}
         # Other jobs on the machine slow every run down: record how busy it was.
         load_before = os.getloadavg()[0]
         runs, reads, scores, cpu = [], [], [], []
@@ -115,6 +185,13 @@ def main() -> dict:
         "target_seconds": TARGET_SECONDS,
         "within_target": seconds <= TARGET_SECONDS,
         "success_rate": round(metrics["success_rate"], 4),
+        # Peak resident memory of one run in a child process (interpreter, pandas and truth included).
+        "peak_rss_mib": {what: m["peak_rss_mib"] for what, m in memory.items()},
+        "peak_rss_after_loading_truth_mib": memory["evaluate"]["after_loading_truth_mib"],
+        "peak_rss_target_mib": TARGET_PEAK_MIB,
+        "within_memory_target": all(m["peak_rss_mib"] <= TARGET_PEAK_MIB for m in memory.values()),
+        "refused_file": f"{ATTACK_LINES:,} one-character lines: {memory['refused']['outcome']} "
+                        f"in {memory['refused']['seconds']} s",
         "versions": {"pandas": pd.__version__, "numpy": np.__version__, "pyarrow": pa.__version__},
         "load_average_1min_before": round(load_before, 2),
     }
@@ -126,8 +203,13 @@ def main() -> dict:
         f"target ≤ {TARGET_SECONDS:.0f} s, on {machine['nproc']} × {machine['cpu']} "
         f"(load average {load_before:.1f}) -> {path}"
     )
+    print("peak memory: " + ", ".join(f"{what} {mib:,} MiB" for what, mib in result["peak_rss_mib"].items())
+          + f" (target ≤ {TARGET_PEAK_MIB:,} MiB); {result['refused_file']}")  # fmt: skip
     return result
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--peak-memory"]:
+        print(json.dumps(peak_memory(sys.argv[2], Path(sys.argv[3]))))
+    else:
+        main()

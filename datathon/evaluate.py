@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,7 @@ import pyarrow.parquet as pq
 
 from datathon import schema
 from datathon.errors import UserError
+from datathon.files import open_regular_file
 from datathon.text import plural
 
 DEFAULT_MAX_BYTES = 200_000_000
@@ -69,6 +72,15 @@ CLEAN = "clean"  # the by_noise group of bulletins the noise model left untouche
 
 MAX_LISTED = 10  # offending lines named in one error message
 MAX_EXAMPLES = 3  # offending values quoted in one message
+#: Lines a file may have per bulletin of the split (``known_cabbi``) when it has no rank column:
+#: one each, and as many again for blank lines. Checked before parsing, to bound its memory.
+MAX_LINES_PER_BULLETIN = 2
+_BLOCK = 1 << 20  # bytes read at a time when counting lines
+_HEAD_BYTES = 4096  # bytes kept to find the header's column names
+#: What a message shows of a header: its first names, each cut short. The file may not be the
+#: user's own (a wrong path), so a message never echoes a whole line of it.
+_HEADER_NAMES_SHOWN = 6
+_HEADER_NAME_WIDTH = 20
 
 # File signatures of the things people upload instead of a CSV.
 _MAGIC = (
@@ -326,8 +338,10 @@ def read_submission(
     ``source`` is a path (str or Path), the raw bytes of a CSV file, or a DataFrame (what the
     notebook helpers pass). ``known_cabbi``, when given, lists the bulletins of the split being
     scored: any other CABBI is an error, and the bulletins left out are reported as a warning
-    (they count as not coded). Files larger than ``max_bytes`` and fields longer than
-    ``max_field`` characters are refused.
+    (they count as not coded), and a file with more lines than ``MAX_LINES_PER_BULLETIN`` per
+    known bulletin is refused before it is parsed. Files larger than ``max_bytes``, fields longer
+    than ``max_field`` characters, and paths that are not regular files (a symbolic link, a
+    directory, a pipe, a device) are refused.
 
     Raises :class:`~datathon.errors.UserError` (exit code 2) naming the first problem found.
     """
@@ -337,35 +351,83 @@ def read_submission(
         columns, src, warnings = _columns_from_frame(source, max_field)
         sha256, semicolon = None, False
     else:
-        name, data = _read_bytes(source, max_bytes)
+        n_known = None if known_cabbi is None else len(known_cabbi)
+        name, data = _read_bytes(source, max_bytes, n_known)
         sha256 = hashlib.sha256(data).hexdigest()
         columns, src, warnings, delimiter = _columns_from_csv(data, name, max_field)
+        del data  # the raw bytes are not needed any more: free them before the checks' peak
         semicolon = delimiter == ";"
     frame, more = _check(columns, src, known_cabbi, decimal_comma=semicolon)
     return Submission(frame=frame, warnings=warnings + more, sha256=sha256)
 
 
-def _read_bytes(source, max_bytes: int | None) -> tuple[str, bytes]:
-    """The name messages use for the submission, and its bytes (after the size check)."""
+def _read_bytes(source, max_bytes: int | None, n_known: int | None) -> tuple[str, bytes]:
+    """The name messages use for the submission, and its bytes (after the size and line checks).
+
+    A path must be a regular file itself (:func:`datathon.files.open_regular_file`): a symbolic
+    link, a directory, a pipe or a device is refused before anything is read from it.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if max_bytes is not None and len(data) > max_bytes:
             raise UserError(f"submission: {_too_big(len(data), max_bytes)}")
+        _check_line_count("submission", io.BytesIO(data), n_known)
         return "submission", data
     if not isinstance(source, (str, Path)):
         raise UserError(
             f"a submission is a CSV path, its bytes or a DataFrame, not {type(source).__name__}"
         )
     path = Path(source)
-    if not path.exists():
-        raise UserError(f"submission file not found: {path}")
-    if not path.is_file():
-        raise UserError(f"{path} is not a file: give the submission CSV itself")
-    size = path.stat().st_size
-    if max_bytes is not None and size > max_bytes:
-        # Refused before reading: a huge upload must not fill the memory.
-        raise UserError(f"{path.name}: {_too_big(size, max_bytes)}")
-    return path.name, path.read_bytes()
+    with open_regular_file(path, "submission file") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if max_bytes is not None and size > max_bytes:
+            # Refused before reading: a huge upload must not fill the memory.
+            raise UserError(f"{path.name}: {_too_big(size, max_bytes)}")
+        _check_line_count(path.name, fh, n_known)
+        fh.seek(0)
+        return path.name, fh.read()
+
+
+def _check_line_count(name: str, stream: BinaryIO, n_known: int | None) -> None:
+    """Refuse a file with more lines than a submission for ``n_known`` bulletins can have: a
+    header and ``MAX_LINES_PER_BULLETIN`` lines per bulletin.
+
+    Counted on the raw bytes, block by block, before any parsing: the parser's memory grows with
+    the number of lines (a 200 MB file of one-character lines is 100 M rows), so a file with far
+    more lines than bulletins must be stopped here. ``MAX_LINES_PER_BULLETIN`` lines per bulletin
+    leave room for blank lines; a file with a ``rank`` column may list up to ``max(TOPK)``
+    candidates per bulletin.
+    """
+    if n_known is None:
+        return
+    newlines = returns = 0
+    head = b""
+    last = b"\n"
+    for block in iter(lambda: stream.read(_BLOCK), b""):
+        if len(head) < _HEAD_BYTES:
+            head += block[: _HEAD_BYTES - len(head)]
+        newlines += block.count(b"\n")
+        returns += block.count(b"\r")
+        last = block[-1:]
+    # Old Mac files end their lines with CR alone; a last line without a newline counts too.
+    n_lines = (newlines if newlines else returns) + (last not in (b"\n", b"\r"))
+    ranked = "rank" in _header_names(head)
+    per_bulletin = max(TOPK) if ranked else MAX_LINES_PER_BULLETIN
+    limit = per_bulletin * max(n_known, 1) + 1  # + 1: the header
+    if n_lines > limit:
+        allowed = f"at most {max(TOPK)} candidate lines per bulletin" if ranked else "one line per bulletin"
+        raise UserError(
+            f"{name}: the file has {n_lines:,} lines, more than the {limit:,} allowed for the split's "
+            f"{plural(n_known, 'bulletin')} — a submission has a header, then {allowed}"
+        )
+
+
+def _header_names(head: bytes) -> list[str]:
+    """The canonical column names of the header line at the start of ``head`` (best effort)."""
+    if head.startswith(_UTF8_BOM):
+        head = head[len(_UTF8_BOM) :]
+    line = head.decode("utf-8", errors="replace").replace("\r", "\n").split("\n", 1)[0]
+    return [_normalise_name(f) for delimiter in DELIMITERS for f in line.split(delimiter)]
 
 
 def _ignored_columns(name: str, unknown: list[str]) -> str:
@@ -417,6 +479,7 @@ def _columns_from_csv(
     if not header_line.strip():
         raise UserError(f"{name}: line 1 is blank — the first line must be the header CABBI;siret")
     lines.check_field_lengths(text, max_field, name)
+    del text  # a copy of the whole file: decoded again below only on the rare paths that need it
     delimiter, header = _sniff_header(header_line, name)
 
     recognised = [col for col in header if col in _CANONICAL.values()]
@@ -455,7 +518,7 @@ def _columns_from_csv(
         raise UserError(f"{name}: could not be read as a CSV file ({str(err).splitlines()[0]})") from None
     if invalid:
         # Arrow does not say where the rows were: find their line numbers (error path only).
-        bad_lines = lines.lines_with_wrong_field_count(text, delimiter, len(header))
+        bad_lines = lines.lines_with_wrong_field_count(data.decode("utf-8"), delimiter, len(header))
         where = f" ({_lines_phrase(bad_lines)})" if bad_lines else ""
         raise UserError(
             f"{name}: {plural(max(len(bad_lines), len(invalid)), 'line does', 'lines do')} not have the "
@@ -463,7 +526,7 @@ def _columns_from_csv(
             f" — separate fields with {_quote(delimiter)} as in the header, and quote values that contain it"
         )
     columns = {col: _strings(table.column(col)) for col in recognised}
-    labels = lines.row_lines(table.num_rows, text)
+    labels = lines.row_lines(table.num_rows, data)
     return columns, _Source(name, "line", labels), warnings, delimiter
 
 
@@ -512,7 +575,7 @@ def _sniff_header(header_line: str, name: str) -> tuple[str, list[str]]:
         complete = all(col in header for col in REQUIRED_COLUMNS)
         candidates.append((complete, len(header), delimiter, header))
     complete, width, delimiter, header = max(candidates, key=lambda c: (c[0], c[1], c[2] == ";"))
-    shown = _quote(header_line, 60)
+    shown = _header_excerpt(header_line, delimiter)
     if width == 1:
         for wrong, label in _WRONG_DELIMITERS.items():
             if wrong in header_line.strip():
@@ -543,6 +606,16 @@ def _sniff_header(header_line: str, name: str) -> tuple[str, list[str]]:
     return delimiter, header
 
 
+def _header_excerpt(header_line: str, delimiter: str) -> str:
+    """A short, quoted excerpt of a header line for a message: its first names, each cut short,
+    non-printable characters escaped (by ``repr``), never the whole line."""
+    fields = _split(header_line, delimiter)
+    names = [f if len(f) <= _HEADER_NAME_WIDTH else f[: _HEADER_NAME_WIDTH - 1] + "…"
+             for f in fields[:_HEADER_NAMES_SHOWN]]  # fmt: skip
+    more = delimiter + "…" if len(fields) > _HEADER_NAMES_SHOWN else ""
+    return repr(delimiter.join(names) + more)
+
+
 class _LineIndex:
     """Where the lines of a file start and end, to give each parsed row its file line number."""
 
@@ -559,12 +632,12 @@ class _LineIndex:
         self.lengths = lengths - has_cr
         self.longest = int(self.lengths.max()) if len(self.lengths) else 0
 
-    def row_lines(self, n_rows: int, text: str) -> np.ndarray:
+    def row_lines(self, n_rows: int, data: bytes) -> np.ndarray:
         """File line numbers (1-based) of the parsed rows: the non-blank lines after the header."""
         lines = np.flatnonzero(self.lengths > 0)[1:] + 1
         if len(lines) != n_rows:
             # Arrow also skipped whitespace-only lines: look for them (rare, so in Python).
-            non_blank = [i + 1 for i, line in enumerate(text.split("\n")) if line.strip()]
+            non_blank = [i + 1 for i, line in enumerate(data.decode("utf-8").split("\n")) if line.strip()]
             lines = np.array(non_blank[1:], dtype=np.int64)
         if len(lines) != n_rows:  # quoted newlines inside values: count rows instead
             lines = np.arange(2, n_rows + 2)
@@ -661,11 +734,13 @@ def _check(
     """Check the columns row by row (vectorised) and build the submission frame.
 
     The first problem found is the one reported, from the most basic (a line without a CABBI)
-    to the most contextual (a CABBI of another split).
+    to the most contextual (a CABBI of another split). ``columns`` is consumed: each column is
+    dropped from it once trimmed, so that a large file's untrimmed copy does not stay in memory.
     """
     warnings: list[str] = []
     trimmed, blank = {}, {}
-    for col, arr in columns.items():
+    for col in list(columns):
+        arr = columns.pop(col)
         if pa.types.is_large_string(arr.type):
             trimmed[col] = pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
             blank[col] = _np_bool(pc.equal(trimmed[col], ""))
@@ -789,6 +864,15 @@ def _check_score(
                 _Examples(arr),
                 "a score is a decimal number such as 0.87",
             ) from None
+    # inf, -inf, nan or 1e309 would make the coverage curve meaningless: a score is a finite number.
+    infinite = ~blank & ~np.isfinite(values)
+    if infinite.any():
+        rows = np.flatnonzero(infinite)
+        raise UserError(
+            f"{src.name}: {plural(len(rows), 'score is', 'scores are')} not a finite number, the first on "
+            f"{src.unit} {src.labels[rows[0]]}: {_quote(_Examples(arr)[rows[0]])} — "
+            "a score is a decimal number such as 0.87"
+        )
     missing = coded & np.isnan(values)
     if missing.any():
         count = int(missing.sum())

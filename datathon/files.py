@@ -1,12 +1,16 @@
-"""File helpers shared by the generator, the checker, the leaderboard and the pipeline."""
+"""File helpers shared by the generator, the checker, the leaderboard, the scorer and the pipeline."""
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+from datathon.errors import UserError
 
 
 def sha256_file(path: Path) -> str:
@@ -52,3 +56,50 @@ def replace_directory(new: Path, target: Path) -> None:
         os.replace(backup, target)
         raise
     shutil.rmtree(backup, ignore_errors=True)
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not a regular one is, in words (None for a regular file)."""
+    for test, kind in (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def open_regular_file(path: str | os.PathLike, what: str = "file") -> BinaryIO:
+    """Open ``path`` for reading in binary, only if it is a regular file itself.
+
+    A symbolic link, a directory, a named pipe, a device or a socket is refused with a one-line
+    :class:`~datathon.errors.UserError` that names the path and never anything read from it: a
+    link could point at a file the user never meant to show (``/etc/passwd``), and a pipe or a
+    device would block or never end. The type is checked with ``lstat`` before opening, and the
+    file is opened with ``O_NOFOLLOW`` and ``O_NONBLOCK`` (a pipe swapped in meanwhile cannot
+    block the open) and checked again on the open descriptor, so a swap between check and open
+    is refused too. ``what`` names the file in messages ("submission file", "token file").
+    """
+    path = os.fspath(path)
+    try:
+        kind = _kind(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        raise UserError(f"{what} not found: {path}") from None
+    except OSError as err:
+        raise UserError(f"cannot read the {what} {path}: {err.strerror or err}") from None
+    if kind is not None:
+        raise UserError(f"{path} is {kind}, not a regular file: give the {what} itself")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:  # ELOOP: it became a link since the lstat
+        raise UserError(f"cannot open the {what} {path}: {err.strerror or err}") from None
+    kind = _kind(os.fstat(fd).st_mode)
+    if kind is not None:
+        os.close(fd)
+        raise UserError(f"{path} is {kind}, not a regular file: give the {what} itself")
+    return os.fdopen(fd, "rb")

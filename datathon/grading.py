@@ -471,13 +471,14 @@ def _score_performance(task: dict, performance: list[bands.Performance], truths:
 def _performance_points(task: dict, perf: bands.Performance, truth, cell) -> tuple[float, str]:
     if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
         return 0.0, f"Performance: 0 of {perf.max_points:g} points — the cell failed before handing a submission in."
-    raw = sandbox.read_regular_file(Path(task["box"]) / sandbox.HANDIN_DIR / perf.file_name, evaluate.DEFAULT_MAX_BYTES)
-    if raw is None:
+    handed_in = Path(task["box"]) / sandbox.HANDIN_DIR / perf.file_name
+    if not os.path.lexists(handed_in):
         return 0.0, f"Performance: 0 of {perf.max_points:g} points — no submission was handed in."
-    try:
-        submission = evaluate.read_submission(raw, known_cabbi=truth["CABBI"])
+    try:  # the scorer's own reader: a regular file only (never through a link), bounded, checked
+        submission = evaluate.read_submission(handed_in, known_cabbi=truth["CABBI"])
     except UserError as err:
-        return 0.0, f"Performance: 0 of {perf.max_points:g} points — the submission handed in is not valid: {err.message}"
+        why = err.message.replace(str(handed_in), perf.file_name)
+        return 0.0, f"Performance: 0 of {perf.max_points:g} points — the submission handed in is not valid: {why}"
     earned = bands.award_on_truth(submission, truth, success=perf.success, coverage=perf.coverage)
     return earned.points, (f"Performance, graded outside the notebook on the hidden truth: {earned} — "
                            f"{earned.points:g} of {perf.max_points:g} points.")

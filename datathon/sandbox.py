@@ -473,21 +473,3 @@ def remove_tree(path: Path) -> None:
 
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=onerror)
-
-
-def read_regular_file(path: Path, max_bytes: int) -> bytes | None:
-    """The bytes of ``path`` if a notebook left a regular file there (not a link, a pipe or a device), else None."""
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read(max_bytes + 1)[:max_bytes]
-    finally:
-        os.close(fd)

@@ -8,7 +8,9 @@
   that a refused submission wrote nothing;
 - :class:`ServerThread`: the Tornado app on 127.0.0.1 and a free port, in a background thread;
 - :func:`start_serve`: ``python -m datathon serve`` itself, in a subprocess;
-- :func:`http`: a tiny urllib client that returns ``(status, headers, body)`` for any status.
+- :func:`http`: a tiny urllib client that returns ``(status, headers, body)`` for any status;
+- :func:`world`: the module-scoped pytest fixture of a data directory with 400 test bulletins;
+- :func:`odd_paths`: paths that are not regular files (a link to a secret, a pipe, a directory).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import worlds
 from datathon import schema
@@ -66,6 +69,12 @@ def write_event_world(directory: Path, n_test: int = 400, seed: int = 7) -> Path
     )
     worlds.rewrite(out, "truth_test.parquet", truth_frame)
     return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """A data directory with 400 test bulletins (read-only for every test of the module)."""
+    return write_event_world(tmp_path_factory.mktemp("world") / "data")
 
 
 def make_event(
@@ -243,3 +252,20 @@ def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Pope
         proc.wait()
         raise AssertionError(f"serve did not start: {line!r} {log.read_text()}")
     return proc
+
+
+#: The first line of the secret file :func:`odd_paths` links to: no message may quote it.
+SECRET_LINE = "TOPSECRET:x:0:0:root:/root:/bin/bash"
+
+
+def odd_paths(directory: Path) -> dict[Path, str]:
+    """Paths under ``directory`` that are not regular files, with what a refusal calls them: a
+    symbolic link to a secret file (as to /etc/passwd), a named pipe (reading it would block),
+    and ``directory`` itself."""
+    secret = directory / "secret"
+    secret.write_text(SECRET_LINE + "\n")
+    link = directory / "link.csv"
+    link.symlink_to(secret)
+    fifo = directory / "fifo.csv"
+    os.mkfifo(fifo)
+    return {link: "a symbolic link", fifo: "a named pipe", directory: "a directory"}

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from datathon import checks, names, starters
+from datathon.bands import PERFORMANCE
 from datathon.checks import HINT, INCORRECT, NOT_ATTEMPTED, a1
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -379,6 +380,8 @@ def test_a2_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what
     for cell in graded:
         first = cell.source.splitlines()[0]
         assert first.startswith('"""') and first.endswith('?"""'), cell.id
+        if cell.metadata["nbgrader"]["grade_id"] in A3_PERFORMANCE:
+            continue
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, cell.id
     assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in graded), 50)
 
@@ -393,7 +396,10 @@ A3_SOURCE = ROOT / "solutions" / "a3_learning" / "a3_learning.ipynb"
 A3_STARTER = ROOT / "starter_notebooks" / "a3_learning" / "a3_learning.ipynb"
 A3_QUESTIONS = [a3.q1, a3.q2, a3.q3, a3.q4, a3.q5]
 #: The graded cells whose points come from performance bands (nbgrader's partial credit).
-A3_BANDED = {"q1-tests": 8, "q3-tests": 8, "q5-tests-bands": 14}
+#: Cells graded by bands inside the notebook (on training bulletins); q5-tests-bands is scored by the grader, outside
+#: (datathon.bands.PERFORMANCE, tested in tests/test_bands.py).
+A3_BANDED = {"q1-tests": 8, "q3-tests": 8}
+A3_PERFORMANCE = {p.cell for p in PERFORMANCE if p.assignment == "a3_learning"}
 
 
 def a3_answers(path: Path) -> dict:
@@ -569,7 +575,7 @@ def test_a3_hint_prints_one_line(question, capsys):
 
 def test_a3_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what_they_check():
     """Is each a3 solution cell followed by its check, does each graded cell open with a docstring question and
-    hold hidden tests, and do the points add up to 50?"""
+    hold hidden tests (but the performance cell, scored outside the notebook), and do the points add up to 50?"""
     cells = nbformat.read(A3_SOURCE, as_version=4).cells
     answer_cells = [i for i, c in enumerate(cells) if c.metadata.get("nbgrader", {}).get("solution")]
     assert len(answer_cells) == len(A3_QUESTIONS)
@@ -581,6 +587,8 @@ def test_a3_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what
     for cell in graded:
         first = cell.source.splitlines()[0]
         assert first.startswith('"""') and first.endswith('?"""'), cell.id
+        if cell.metadata["nbgrader"]["grade_id"] in A3_PERFORMANCE:
+            continue
         assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source, cell.id
     assert math.isclose(sum(c.metadata["nbgrader"].get("points", 0) for c in graded), 50)
 

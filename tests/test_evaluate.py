@@ -550,7 +550,7 @@ BAD_INPUTS = [
     ("duplicate-rank", _lines([(CABBI[0], S[1], 1), (CABBI[0], S[2], 2), (CABBI[0], S[3], 2)], "CABBI;siret;rank"), [], ["1 (CABBI, rank) pair appears more than once (lines 3, 4)"]),
     ("unknown-cabbi", _lines([(CABBI[0], S[1]), ("3599999999", S[2])]), [], ["1 CABBI is not a bulletin of this split (line 3)", "3599999999"]),
     ("score-not-number", _lines([(CABBI[0], S[1], "0.9"), (CABBI[1], S[2], "high")], "CABBI;siret;score"), [], ["1 score is not a number (line 3)", "'high'"]),
-    ("score-nan", _lines([(CABBI[0], S[1], "NaN")], "CABBI;siret;score"), [], ["1 coded line has a blank or NaN score (line 2)"]),
+    ("score-nan", _lines([(CABBI[0], S[1], "NaN")], "CABBI;siret;score"), [], ["1 score is not a finite number, the first on line 2: 'NaN'"]),
     ("score-blank", _lines([(CABBI[0], S[1], "")], "CABBI;siret;score"), [], ["coded line has a blank or NaN score"]),
     ("rank-fraction", _lines([(CABBI[0], S[1], "1.5")], "CABBI;siret;rank"), [], ["1 rank is not a whole number ≥ 1 (line 2)", "'1.5'"]),
     ("rank-zero", _lines([(CABBI[0], S[1], "0")], "CABBI;siret;rank"), [], ["rank is not a whole number ≥ 1 (line 2)"]),
@@ -579,7 +579,7 @@ def test_bad_submissions_exit_2_with_one_message(data_dir, tmp_path, content, op
     "make_args, expected",
     [
         pytest.param(lambda d, t: [t / "none.csv", "--data", d], "submission file not found", id="no-file"),
-        pytest.param(lambda d, t: [t, "--data", d], "is not a file", id="directory"),
+        pytest.param(lambda d, t: [t, "--data", d], "is a directory, not a regular file", id="directory"),
         pytest.param(lambda d, t: [t / "ok.csv", "--data", t / "nowhere"], "data directory not found", id="no-data"),
         pytest.param(lambda d, t: [t / "ok.csv", "--data", t], "truth_test.parquet not found", id="no-truth"),
         pytest.param(lambda d, t: [t / "ok.csv", "--data", d, "--max-bytes", "0"], "positive", id="zero-limit"),
@@ -628,3 +628,96 @@ def test_readable_summary_and_warnings_on_stderr(data_dir, tmp_path):
     assert "by collection mode:" in out and "internet" in out
     assert "warning: submission.csv: 3 of the 10 bulletins are not in the submission" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- bounded reading (issue 12)
+
+
+def _padded_lines(n_blank: int, header: str = "CABBI;siret") -> bytes:
+    """A valid one-bulletin file padded with ``n_blank`` one-character lines."""
+    return f"{header}\n{CABBI[0]};{S[1]}\n".encode() + b";\n" * n_blank
+
+
+def test_a_file_with_far_more_lines_than_bulletins_is_refused_before_parsing(tmp_path, monkeypatch):
+    """Is a file with more lines than twice the split's bulletins refused in one line, saying how
+    many lines it has and the maximum, before the CSV parser builds anything (bytes and path)?"""
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the CSV was parsed")
+
+    monkeypatch.setattr(evaluate.pacsv, "read_csv", no_parsing)
+    data = _padded_lines(25)  # 27 lines for 10 bulletins: more than a header and 2 x 10
+    path = tmp_path / "padded.csv"
+    path.write_bytes(data)
+    for source, name in ((data, "submission"), (path, "padded.csv")):
+        with pytest.raises(UserError) as err:
+            read_submission(source, known_cabbi=CABBI)
+        assert str(err.value).startswith(f"{name}: the file has 27 lines, more than the 21 allowed")
+        assert "\n" not in str(err.value)
+    old_mac = data.replace(b"\n", b"\r")  # lines ended by CR alone count as lines too
+    with pytest.raises(UserError, match="27 lines"):
+        read_submission(old_mac, known_cabbi=CABBI)
+
+
+def test_the_line_bound_leaves_room_for_ranked_candidates():
+    """Does a file with a rank column get max(TOPK) lines per bulletin, and a file within twice
+    the bulletins, blank lines included, still read as before?"""
+    ranked = "CABBI;siret;rank\n" + "".join(f"{CABBI[0]};{S[k]};{k}\n" for k in range(1, 11))
+    sub = read_submission(ranked.encode(), known_cabbi=CABBI[:1])  # 11 lines for 1 bulletin
+    assert len(sub.frame) == 10
+    with pytest.raises(UserError, match="at most 10 candidate lines per bulletin"):
+        read_submission((ranked + "\n").encode(), known_cabbi=CABBI[:1])
+    assert len(read_submission(_padded_lines(19), known_cabbi=CABBI).frame) == 1  # 21 lines: fine
+    assert len(read_submission(_padded_lines(25)).frame) == 1, "no bulletin list, no line bound"
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "nan", "1e309"])
+def test_non_finite_scores_are_refused_naming_the_first_line(value):
+    """Is a score of inf, -inf, nan or 1e309 refused in one line naming the first offending line,
+    even on a line that codes nothing?"""
+    lines = [(CABBI[0], S[1], "0.9"), (CABBI[1], "", value), (CABBI[2], S[3], value)]
+    with pytest.raises(UserError) as err:
+        read_submission(csv_bytes(lines, "CABBI;siret;score"), known_cabbi=CABBI)
+    message = str(err.value)
+    assert "not a finite number, the first on line 3" in message and "\n" not in message
+    frame = pd.DataFrame({"CABBI": CABBI[:2], "siret": [S[1], S[2]], "score": [0.5, float(value)]})
+    if value not in ("nan",):  # a frame's NaN is a blank score, refused only where coded
+        with pytest.raises(UserError, match="not a finite number"):
+            read_submission(frame)
+
+
+def test_paths_that_are_not_regular_files_are_refused_unread(tmp_path, data_dir):
+    """Are a symbolic link (to a readable secret), a directory, a named pipe, a device and a socket
+    refused by read_submission in one line that quotes nothing from them, without blocking?"""
+    import socket
+
+    from leaderboard_fixtures import SECRET_LINE, odd_paths
+
+    cases = odd_paths(tmp_path)
+    sock_path = tmp_path / "s.sock"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    try:
+        cases.update({Path("/dev/null"): "a device", sock_path: "a socket"})
+        for path, kind in cases.items():
+            with pytest.raises(UserError) as err:
+                read_submission(path)
+            assert f"is {kind}, not a regular file" in str(err.value)
+            assert SECRET_LINE[:9] not in str(err.value)
+    finally:
+        sock.close()
+    result = run_cli(tmp_path / "link.csv", "--data", data_dir)
+    assert result.returncode == 2 and "symbolic link" in result.stderr and SECRET_LINE[:9] not in result.stderr
+
+
+def test_a_wrong_header_is_quoted_short_and_escaped(tmp_path):
+    """When the header is wrong, does the message show only its first names, each cut short,
+    non-printable characters escaped, never the whole line?"""
+    line = "TOPSECRET:x:0:0:root:/root:/bin/bash;" + "y" * 200 + ";" + ";".join(f"c{i}" for i in range(10))
+    with pytest.raises(UserError) as err:
+        read_submission((line + "\n1;2\n").encode())
+    message = str(err.value)
+    assert "TOPSECRET:x:0:0:roo…" in message and "/bin/bash" not in message and "y" * 30 not in message
+    assert "c3;…" in message and "c4" not in message, "six names at most"
+    with pytest.raises(UserError) as err:
+        read_submission(b"CABBI;\x1b[31mred\xe2\x80\xae\n" + b"1;2\n" * 100)
+    assert "\\x1b" in str(err.value) and "\x1b" not in str(err.value) and "\u202e" not in str(err.value)

@@ -277,3 +277,24 @@ def test_the_reference_solution_earns_every_performance_point_on_an_unseen_event
         assert f"{perf.max_points:g} of {perf.max_points:g} points" in result.performance[perf.cell]
     notebook = (course / "autograded" / "perfect" / assignment / f"{assignment}.ipynb").read_text(encoding="utf-8")
     assert str(event_world) not in notebook  # it read the public copy, never the event directory
+
+
+def test_a_hand_in_that_is_a_link_scores_nothing_and_quotes_nothing(tmp_path):
+    """Is a hand-in file the notebook replaced by a link (to the truth, to /etc/passwd) refused unread, for 0 points,
+    with a message that quotes nothing of the target?"""
+    from datathon import evaluate
+    from datathon.grading import _performance_points
+
+    perf = bands.performance("challenge", "performance-tests")
+    truth = evaluate.load_truth(REPO / "data_samples", "test")
+    box = tmp_path / "box"
+    (box / sandbox.HANDIN_DIR).mkdir(parents=True)
+    cell = nbformat.v4.new_code_cell("hand_in(...)")
+    for target in ("/etc/passwd", str(REPO / "data_samples" / "truth_test.parquet")):
+        link = box / sandbox.HANDIN_DIR / perf.file_name
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        points, line = _performance_points({"box": str(box)}, perf, truth, cell)
+        assert points == 0.0 and "not valid" in line and "root:" not in line and "symbolic link" in line
+    (box / sandbox.HANDIN_DIR / perf.file_name).unlink()
+    assert "no submission was handed in" in _performance_points({"box": str(box)}, perf, truth, cell)[1]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -25,8 +26,8 @@ from leaderboard_fixtures import (
     predictions,
     snapshot,
     truth_of,
+    world,  # noqa: F401 (a pytest fixture)
     write_csv,
-    write_event_world,
 )
 
 import datathon
@@ -54,12 +55,6 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, command: str = "sub
     assert lines[0].startswith(f"datathon {command}: error: "), lines[0]
     assert proc.stdout == ""
     return lines[0]
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    """A data directory with 400 test bulletins (read-only for every test of the module)."""
-    return write_event_world(tmp_path_factory.mktemp("world") / "data")
 
 
 @pytest.fixture
@@ -559,7 +554,8 @@ def test_private_scores_appear_nowhere_before_the_reveal(tmp_path, world):
     assert shown.returncode == 0 and as_json.returncode == 0
     for text in (shown.stdout, as_json.stdout, json.dumps(results), json.dumps(service.board(ev))):
         for form in forbidden:
-            assert form not in text, form
+            # As a whole number only: a private 0.2 is not leaked by a public 0.215.
+            assert not re.search(rf"(?<![\d.]){re.escape(form)}(?!\d)", text), form
     for obj in (json.loads(as_json.stdout), service.board(ev), *results):
         # n_private, the size of the private part, is public knowledge; nothing else may be.
         assert not any("private" in k for k in json_keys(obj) - {"n_private"})
@@ -727,8 +723,9 @@ def test_plot_series_follow_the_rule_and_hide_private_scores(tmp_path, world):
 
 
 def test_scores_match_the_scorer_with_the_whole_register(tmp_path, world):
-    """When the register lacks a true SIRET, do the leaderboard's fast part scores equal the
-    scorer's with the whole register, and is coding that SIRET wrong, with a warning?"""
+    """When the register lacks a true SIRET, do the leaderboard's fast public scores (its right
+    codings) equal the scorer's with the whole register, and is coding that SIRET wrong, with a
+    warning?"""
     import shutil
 
     import worlds
@@ -750,12 +747,14 @@ def test_scores_match_the_scorer_with_the_whole_register(tmp_path, world):
     public = truth_full[truth_full["CABBI"].isin(truth.loc[truth["PUBLIC"], "CABBI"])].reset_index(drop=True)
     sub = evaluate.read_submission(frame[frame["CABBI"].isin(public["CABBI"])].reset_index(drop=True))
     expected = evaluate.score(sub, public, register_sirets=evaluate._register_sirets(data))
-    expected.pop("warnings")
-    expected.pop("by_noise")
-    assert result["public"] == json.loads(json.dumps(expected))
+    expected = json.loads(json.dumps(expected))
+    # What counts right codings is the public part's; what counts codings is the whole file's.
+    for key in ("n_bulletins", "n_correct", "success_rate", "only_team_right", "only_mca_right", "topk_accuracy"):
+        assert result["public"][key] == expected[key], key
+    assert result["public"]["n_coded"] == evaluate.score(evaluate.read_submission(frame), truth_full)["n_coded"]
     assert any("not in the register" in w and gone in w for w in result["warnings"])
     gone_public = int(((frame["siret"] == gone) & frame["CABBI"].isin(public["CABBI"])).sum())
-    assert gone_public and result["public"]["n_coded"] - result["public"]["n_correct"] == gone_public
+    assert gone_public and expected["n_coded"] - result["public"]["n_correct"] == gone_public
 
 
 def test_tokens_never_start_with_a_dash(monkeypatch):

@@ -68,13 +68,14 @@ def test_notebook_opens_with_a_title(name, path):
 
 @pytest.mark.parametrize("name, path", NOTEBOOKS, ids=[n for n, _ in NOTEBOOKS])
 def test_notebook_has_a_parameters_cell_starting_with_data_dir(name, path):
-    """Is the first code cell tagged `parameters`, with `data_dir = "data_samples"` its first assignment?"""
+    """Is the first code cell tagged `parameters`, with `data_dir = None` its first assignment (the event's data,
+    $DATATHON_DATA, when set; else the public sample)?"""
     cells = code_cells(read(path))
     assert cells and "parameters" in cells[0].metadata.get("tags", []), f"{name}: no parameters cell first"
     assignments = [node for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign)]
     first = assignments[0] if assignments else None
-    assert first is not None and ast.unparse(first) == "data_dir = 'data_samples'", \
-        f"{name}: the parameters cell must start with data_dir = \"data_samples\""
+    assert first is not None and ast.unparse(first) == "data_dir = None", \
+        f"{name}: the parameters cell must start with data_dir = None"
 
 
 @pytest.mark.parametrize("name, path", NOTEBOOKS, ids=[n for n, _ in NOTEBOOKS])

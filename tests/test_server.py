@@ -6,14 +6,19 @@ with urllib; one test starts ``python -m datathon serve`` itself and submits wit
 """
 from __future__ import annotations
 
+import hashlib
 import http.client as httpclient
 import json
+import logging
 import re
 import signal
+import socket
+import time
 import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +39,7 @@ from leaderboard_fixtures import (
 )
 
 import datathon
+from datathon import schema
 from datathon.leaderboard import SubmissionRefused, service
 
 XSS = "<script>alert(1)</script>"
@@ -409,3 +415,618 @@ def test_a_vanished_event_gives_a_readable_503(served):
     assert error["reason"] == "unavailable" and "no event directory" in error["error"]
     status, _, raw = http(server.url + "/")
     assert status == 503 and b"Traceback" not in raw and b"no event directory" in raw
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12: the HTTP layer under abuse (raw sockets where urllib would hide what is on the wire)
+
+
+@pytest.fixture
+def uploading(tmp_path, world):
+    """``served``, with the bodies streamed into a directory the test watches: (server, event,
+    tokens, that directory)."""
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha", "Beta", XSS, "Les Sirènes"], quota=3)
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    server = ServerThread(ev, max_body_bytes=LIMIT, upload_dir=uploads).start()
+    try:
+        yield server, ev, tokens, uploads
+    finally:
+        server.stop()
+
+
+def open_upload(port: int, team: str | None, token: str | None, length: int, *, expect: bool = False,
+                extra: dict[str, str] | None = None) -> Any:  # fmt: skip
+    """A socket on which a POST /api/submit has sent its headers and no body byte yet."""
+    headers = {"Host": "127.0.0.1", "Content-Type": "text/csv", "Content-Length": str(length), **(extra or {})}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if expect:
+        headers["Expect"] = "100-continue"
+    query = f"?team={urllib.parse.quote(team)}" if team is not None else ""
+    head = f"POST /api/submit{query} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)  # a hang guard, not a deadline
+    sock.sendall((head + "\r\n").encode("latin-1"))
+    return sock
+
+
+def read_response(sock: Any) -> tuple[int, dict[str, str], bytes]:
+    """One response from a raw socket: (status, lower-cased headers, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a complete response: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", 0))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body[:length]
+
+
+def is_closed(sock: Any) -> bool:
+    """Has the server closed this connection (end of stream, or reset)?"""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionError:
+        return True
+
+
+def wait_until(condition, what: str, tries: int = 200, pause: float = 0.05) -> None:
+    """Poll ``condition`` a bounded number of times (for what the server does after answering)."""
+    import time
+
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(pause)
+    raise AssertionError(f"never happened: {what}")
+
+
+def assert_no_traceback(caplog) -> None:
+    assert "Traceback" not in caplog.text, caplog.text
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+
+
+def assert_one_line_error(raw: bytes, reason: str | tuple[str, ...]) -> dict:
+    error = loads(raw)
+    assert error["reason"] in ((reason,) if isinstance(reason, str) else reason), error
+    assert error["error"] and "\n" not in error["error"] and "Traceback" not in error["error"]
+    return error
+
+
+def test_a_submission_without_a_valid_token_is_refused_before_its_body(tmp_path, world):
+    """Is a POST without a token, with a wrong token, another team's token or an unknown team
+    answered 401 (JSON, WWW-Authenticate) while the client has sent no body byte: at once to a
+    client that waits for 100 Continue, and with the connection closed, unread, for a 190 MiB
+    body? Is a request without a team, or with a bad request id, refused (400) the same way?"""
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha", "Beta"])
+    server = ServerThread(ev, max_body_bytes=400_000_000).start()  # the size limit is not what refuses
+    try:
+        before = snapshot(ev)
+        cases = [("Alpha", None, 401), ("Alpha", "wrong-token-123", 401), ("Beta", tokens["Alpha"], 401),
+                 ("Zeta", tokens["Alpha"], 401), (None, tokens["Alpha"], 400)]  # fmt: skip
+        for team, token, status in cases:
+            for expect in (True, False):
+                sock = open_upload(server.port, team, token, 190 * 2**20, expect=expect)
+                try:
+                    got, headers, raw = read_response(sock)
+                    assert got == status, (team, token, expect, got, raw)  # not 100 Continue
+                    assert_one_line_error(raw, "bad_token" if status == 401 else "bad_request")
+                    if status == 401:
+                        assert headers["www-authenticate"].startswith("Bearer")
+                    assert headers["connection"] == "close" and is_closed(sock), "the body is not waited for"
+                finally:
+                    sock.close()
+        for bad_id in ("", "x" * 65, "two words", "a/b"):
+            sock = open_upload(server.port, "Alpha", tokens["Alpha"], 1000, expect=True, extra={"X-Request-Id": bad_id})
+            try:
+                got, _, raw = read_response(sock)
+                assert got == 400 and assert_one_line_error(raw, "bad_request")["error"].startswith("the request id")
+            finally:
+                sock.close()
+        assert snapshot(ev) == before
+        assert post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[0] == 200, "still serving"
+    finally:
+        server.stop()
+
+
+SERVE_SNIPPET = """
+import sys
+from datathon.leaderboard.server import serve
+serve(sys.argv[1], port=int(sys.argv[2]), max_body_bytes=int(sys.argv[3]), ready=lambda url: print(url, flush=True))
+"""
+
+
+def _rss(pid: int) -> int:
+    """Resident memory of a process, in bytes."""
+    try:
+        import psutil
+    except ImportError:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024
+    return psutil.Process(pid).memory_info().rss
+
+
+def test_unauthenticated_190_mib_uploads_leave_the_server_memory_flat(tmp_path, world):
+    """Four 190 MiB uploads at once without a token, then four with a wrong token, to a real
+    server process whose size limit would let them in: does its resident memory grow by less
+    than 50 MB (it used to buffer every body: +190 MB each), is each connection cut before its
+    body is through, and does the server then still record a good submission?"""
+    import threading
+    import time
+
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha"])
+    port, size = free_port(), 190 * 2**20
+    with open(tmp_path / "serve.log", "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE_SNIPPET, str(ev), str(port), str(400_000_000)],
+            stdout=subprocess.PIPE, stderr=err, text=True, env=cli_env(),
+        )  # fmt: skip
+    try:
+        assert f"127.0.0.1:{port}" in proc.stdout.readline(), (tmp_path / "serve.log").read_text()
+        url = f"http://127.0.0.1:{port}"
+        # Warm up: the page, the API and one refusal (imports, thread pools, first allocations).
+        assert http(url + "/")[0] == 200 and http(url + "/api/leaderboard")[0] == 200
+        assert http(url + "/api/submit?team=Alpha", data=b"CABBI;siret\n", method="POST",
+                    headers={"Authorization": "Bearer nope"})[0] == 401  # fmt: skip
+        before = snapshot(ev)
+        baseline = _rss(proc.pid)
+        peak, done = [baseline], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak.append(_rss(proc.pid))
+
+        def push(token: str | None, out: list) -> None:
+            block, sent, answer = memoryview(bytes(2**20)), 0, b""
+            sock = open_upload(port, "Alpha", token, size)
+            deadline = time.monotonic() + 120  # a hang guard
+            try:
+                while sent < size and time.monotonic() < deadline:
+                    sent += sock.send(block[: min(len(block), size - sent)])
+            except OSError:
+                pass  # cut off: what we want
+            try:
+                answer = sock.recv(65536)
+            except OSError:
+                pass
+            sock.close()
+            out.append((sent, answer))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        results: list = []
+        try:
+            for token in (None, "wrong-token-123"):
+                pushers = [threading.Thread(target=push, args=(token, results)) for _ in range(4)]
+                for t in pushers:
+                    t.start()
+                for t in pushers:
+                    t.join(180)
+        finally:
+            done.set()
+            sampler.join(10)
+        growth = max(peak) - baseline
+        assert growth < 50e6, f"the server grew by {growth / 1e6:.0f} MB"
+        assert len(results) == 8
+        for sent, answer in results:
+            assert sent < size, "the server read a whole unauthenticated body"
+            assert not answer or answer.startswith(b"HTTP/1.1 401"), answer[:200]
+        assert snapshot(ev) == before
+        status, _, raw = http(url + "/api/submit?team=Alpha", data=csv_bytes(ev), method="POST",
+                              headers={"Authorization": f"Bearer {tokens['Alpha']}"})  # fmt: skip
+        assert status == 200, raw
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def test_uploads_in_flight_are_bounded_and_one_more_is_told_to_retry(uploading):
+    """With MAX_UPLOADS uploads accepted and not finished, is one more answered 503 JSON
+    (reason busy, "retry in a few seconds", Retry-After) before its body, and do the slots come
+    back both from clients that give up mid-body and from completed submissions?"""
+    from datathon.leaderboard import server as server_module
+
+    server, ev, tokens, uploads = uploading
+    body = csv_bytes(ev)
+    teams = ["Alpha", "Beta", XSS, "Les Sirènes"]
+    assert server_module.MAX_UPLOADS == len(teams)
+    held = []
+    try:
+        for team in teams:
+            sock = open_upload(server.port, team, tokens[team], len(body), expect=True)
+            held.append(sock)
+            assert read_response(sock)[0] == 100, "accepted: authenticated, a slot taken"
+        assert len(list(uploads.iterdir())) == len(teams), "one temporary file per upload in flight"
+        sock = open_upload(server.port, "Alpha", tokens["Alpha"], len(body), expect=True)
+        try:
+            status, headers, raw = read_response(sock)
+        finally:
+            sock.close()
+        assert status == 503
+        assert assert_one_line_error(raw, "busy")["error"].endswith("busy, retry in a few seconds")
+        assert int(headers["retry-after"]) > 0
+        held[0].sendall(body[:100])  # gives up mid-body
+        held[0].close()
+        held[1].close()  # gives up before its body
+        for sock in held[2:]:
+            sock.sendall(body)
+            status, _, raw = read_response(sock)
+            assert status == 200, raw
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: not any(uploads.iterdir()), "every temporary file removed")
+    for seed, team in enumerate(teams):  # all four slots are free again, one after another
+        assert post(server, csv_bytes(ev, seed=seed + 1), team, tokens[team])[0] == 200
+
+
+def test_uploads_go_to_a_temporary_file_that_is_always_removed(uploading, monkeypatch):
+    """Is a body (raw or the file of a multipart form) handed to the service as the path of a
+    file in the upload directory, holding exactly the uploaded bytes, and is that file gone after
+    a success, a refused file, a 413 in the middle of a chunked body, a malformed form and a
+    client that hangs up mid-body?"""
+    server, ev, tokens, uploads = uploading
+    real, seen = service.submit_source, []
+
+    def spy(event, source, **options):
+        seen.append((Path(source).parent.parent, Path(source).read_bytes()))
+        return real(event, source, **options)
+
+    monkeypatch.setattr(service, "submit_source", spy)
+    body = csv_bytes(ev)
+    assert post(server, body, "Alpha", tokens["Alpha"])[0] == 200
+    assert seen[-1] == (uploads, body) and not any(uploads.iterdir())
+
+    boundary = "b0undary"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.csv\"\r\n\r\n").encode() \
+        + body + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+    multipart = {"Authorization": f"Bearer {tokens['Beta']}",
+                 "Content-Type": f"multipart/form-data; boundary={boundary}"}  # fmt: skip
+    status, _, raw = http(server.url + "/api/submit?team=Beta", data=form, headers=multipart, method="POST")
+    assert status == 200, raw
+    assert seen[-1] == (uploads, body) and not any(uploads.iterdir())
+
+    assert post(server, b"CABBI;siret\n123;456\n", "Alpha", tokens["Alpha"])[0] == 400
+    assert not any(uploads.iterdir())
+    bad_form = form.replace(f"--{boundary}--".encode(), b"")[:-10]  # truncated
+    assert http(server.url + "/api/submit?team=Beta", data=bad_form, headers=multipart, method="POST")[0] == 400
+    assert not any(uploads.iterdir())
+
+    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn.putrequest("POST", "/api/submit?team=Alpha")
+    conn.putheader("Authorization", f"Bearer {tokens['Alpha']}")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    try:
+        for _ in range(LIMIT // 8192 + 2):
+            conn.send(b"%x\r\n%s\r\n" % (8192, b"0" * 8192))
+        conn.send(b"0\r\n\r\n")
+        assert conn.getresponse().status == 413
+    except (ConnectionError, httpclient.HTTPException):
+        pass
+    finally:
+        conn.close()
+    wait_until(lambda: not any(uploads.iterdir()), "the file of a 413 removed")
+
+    sock = open_upload(server.port, "Alpha", tokens["Alpha"], len(body), expect=True)
+    assert read_response(sock)[0] == 100
+    sock.sendall(body[: len(body) // 2])
+    wait_until(lambda: any(uploads.iterdir()), "the upload started")
+    sock.close()
+    wait_until(lambda: not any(uploads.iterdir()), "the file of an abandoned upload removed")
+    assert len(seen) == 3, "refused before the service"
+
+
+def test_the_default_size_limit_follows_the_event(tmp_path, world):
+    """Without max_body_bytes, is the limit derived from the event's test bulletins: above the
+    largest realistic file (ten candidates per bulletin, full-precision scores), within a small
+    factor of it, far under the old fixed 200 MB, and enforced (413)? Does an explicit
+    max_body_bytes still win?"""
+    from datathon.leaderboard import DEFAULT_MAX_BODY_BYTES
+    from datathon.leaderboard import server as server_module
+
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha"])
+    truth = truth_of(ev)
+    sirets = list(truth[schema.TRUTH_COLUMN].dropna())
+    lines = ["CABBI;siret;score;rank"]
+    for i, cabbi in enumerate(truth["CABBI"]):
+        for rank in range(1, 11):
+            lines.append(f"{cabbi};{sirets[(i + rank) % len(sirets)]};{1 / (3 + i + rank)!r};{rank}")
+    worst = len(("\r\n".join(lines) + "\r\n").encode())
+    app = server_module.make_app(ev)
+    limit = app.settings["max_body_bytes"]
+    server_module.shutdown(app)
+    assert worst <= limit < 3 * worst and limit < DEFAULT_MAX_BODY_BYTES / 100, (worst, limit)
+    app = server_module.make_app(ev, max_body_bytes=123_456)
+    assert app.settings["max_body_bytes"] == 123_456
+    server_module.shutdown(app)
+
+    server = ServerThread(ev).start()
+    try:
+        status, _, raw = post(server, b"CABBI;siret\n" + b"0" * limit, "Alpha", tokens["Alpha"])
+        assert status == 413 and loads(raw)["reason"] == "too_large"
+    finally:
+        server.stop()
+
+
+def test_a_request_id_is_checked_and_handed_to_the_service(served, monkeypatch):
+    """Is a request id (X-Request-Id or ?request_id=) of 1-64 characters among A-Z a-z 0-9 . _ -
+    passed to service.submit_source(request_id=...), and any other value refused with a 400 JSON
+    error before anything is recorded?"""
+    from datathon.leaderboard import server as server_module
+
+    server, ev, tokens = served
+    real, seen = service.submit_source, []
+
+    def spy(event, source, *, team, token, filename=None, now=None, request_id=None):
+        seen.append(request_id)
+        extra = {"request_id": request_id} if server_module._takes(real, "request_id") else {}
+        return real(event, source, team=team, token=token, filename=filename, now=now, **extra)
+
+    monkeypatch.setattr(service, "submit_source", spy)
+    before = snapshot(ev)
+    for header, query in (({"X-Request-Id": "a" * 65}, {}), ({"X-Request-Id": "é"}, {}), ({}, {"request_id": "a b"}),
+                          ({}, {"request_id": ""}), ({}, {"request_id": "../x"})):  # fmt: skip
+        status, _, raw = http(server.url + "/api/submit?" + urllib.parse.urlencode({"team": "Alpha", **query}),
+                              data=csv_bytes(ev), method="POST",
+                              headers={"Authorization": f"Bearer {tokens['Alpha']}", **header})  # fmt: skip
+        assert status == 400 and assert_one_line_error(raw, "bad_request")["error"].startswith("the request id")
+    assert seen == [] and snapshot(ev) == before
+    headers = {"Authorization": f"Bearer {tokens['Alpha']}", "X-Request-Id": "run-7.A_b"}
+    status, _, raw = http(server.url + "/api/submit?team=Alpha", data=csv_bytes(ev), method="POST", headers=headers)
+    assert status == 200, raw
+    assert post(server, csv_bytes(ev, seed=1), "Alpha", tokens["Alpha"], request_id="x" * 64)[0] == 200
+    assert post(server, csv_bytes(ev, seed=2), "Alpha", tokens["Alpha"])[0] == 200
+    assert seen == ["run-7.A_b", "x" * 64, None]
+
+
+def _form(boundary: str, *parts: tuple[str, bytes], preamble: bytes = b"", close: bool = True) -> bytes:
+    body = preamble
+    for headers, content in parts:
+        body += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + content + b"\r\n"
+    return body + (f"--{boundary}--\r\n".encode() if close else b"")
+
+
+def test_malformed_multipart_bodies_answer_400_json_without_traceback(served, caplog):
+    """Does every malformed multipart body (no, empty or oversized boundary, a boundary absent
+    from the body, a truncated body, no file, malformed part headers) get a 400 JSON error in one
+    line, with no traceback in the log and nothing recorded? And does a valid form still work when
+    it arrives in 7-byte chunks, with a preamble, a text field first and an RFC 2231 file name?"""
+    caplog.set_level(logging.INFO)
+    server, ev, tokens = served
+    csv = csv_bytes(ev)
+    file_part = ('Content-Disposition: form-data; name="file"; filename="p.csv"\r\nContent-Type: text/csv', csv)
+    cases = {
+        "no boundary": ("multipart/form-data", _form("xyz", file_part)),
+        "empty boundary": ('multipart/form-data; boundary=""', _form("xyz", file_part)),
+        "boundary of 71 characters": (f"multipart/form-data; boundary={'b' * 71}", _form("b" * 71, file_part)),
+        "boundary with a control character": ('multipart/form-data; boundary="a\tb"', _form("a\tb", file_part)),
+        "boundary absent from the body": ("multipart/form-data; boundary=abc", _form("xyz", file_part)),
+        "truncated in the file": ("multipart/form-data; boundary=xyz", _form("xyz", file_part, close=False)[:-200]),
+        "truncated in the headers": ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-d"),
+        "no file part": ("multipart/form-data; boundary=xyz",
+                         _form("xyz", ('Content-Disposition: form-data; name="a"', b"1"))),
+        "an empty file name": ("multipart/form-data; boundary=xyz",
+                               _form("xyz", ('Content-Disposition: form-data; name="f"; filename=""', csv))),
+        "no parts": ("multipart/form-data; boundary=xyz", b"--xyz--\r\n"),
+        "part headers too long": ("multipart/form-data; boundary=xyz", b"--xyz\r\nX-Pad: " + b"a" * 40_000),
+        "garbage after a boundary": ("multipart/form-data; boundary=xyz", b"--xyzGARBAGE\r\n\r\n" + csv),
+        "a header line without a colon": ("multipart/form-data; boundary=xyz", _form("xyz", ("no colon here", csv))),
+    }  # fmt: skip
+    before = snapshot(ev)
+    for case, (content_type, body) in cases.items():
+        request = {"Authorization": f"Bearer {tokens['Alpha']}", "Content-Type": content_type}
+        status, headers, raw = http(server.url + "/api/submit?team=Alpha", data=body, method="POST", headers=request)
+        assert status == 400, (case, status, raw)
+        assert headers["Content-Type"].startswith("application/json"), case
+        assert_one_line_error(raw, ("bad_request", "bad_file"))
+    assert snapshot(ev) == before
+    assert_no_traceback(caplog)
+
+    form = _form(
+        "----a'b(c)+_,-./:=?",
+        ('Content-Disposition: form-data; name="note"', b"--not the boundary\r\n"),
+        ("Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''pr%C3%A9ds.csv", csv),
+        ('Content-Disposition: form-data; name="later"; filename="ignored.csv"', b"ignored"),
+        preamble=b"a preamble, to be ignored\r\n",
+    )
+    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn.putrequest("POST", "/api/submit?team=Beta")
+    conn.putheader("Authorization", f"Bearer {tokens['Beta']}")
+    conn.putheader("Content-Type", 'multipart/form-data; boundary="----a\'b(c)+_,-./:=?"')
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    try:
+        for start in range(0, len(form), 7):
+            piece = form[start : start + 7]
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        conn.send(b"0\r\n\r\n")
+        response = conn.getresponse()
+        result = loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 200, result
+    assert result["filename"] == "préds.csv"
+    assert result["sha256"] == hashlib.sha256(csv).hexdigest(), "exactly the file part's bytes"
+    assert_no_traceback(caplog)
+
+
+STATIC_ODDITIES = [
+    "/static/x%00.css", "/static/leaderboard.js%00", "/static/..%2F..%2Fserver.py", "/static/..%2fserver.py",
+    "/static/%2e%2e/%2e%2e/server.py", "/static/../server.py", "/static/..%5Cserver.py", "/static/nothing.css",
+    "/static/", "/static/%ff.css", "/static/.hidden", "/static/leaderboard.js/", "/static//etc/passwd",
+    "/static/leaderboard.js%0d%0aX-Injected:%201", "/static/" + "a" * 300 + ".css",
+]  # fmt: skip
+
+
+def test_static_oddities_answer_400_or_404_without_traceback(served, caplog):
+    """Does every odd /static/ path (a NUL, .., encoded slashes and backslashes, absent files,
+    a directory, bad UTF-8, CRLF) answer 400 or 404 with the security headers, never 500, with
+    no traceback in the log, while the real files are still served?"""
+    caplog.set_level(logging.INFO)
+    server, _, _ = served
+    for path in STATIC_ODDITIES:
+        conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        try:
+            conn.putrequest("GET", path, skip_accept_encoding=True)  # sent as written, not normalised
+            conn.endheaders()
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        assert response.status in (400, 404), (path, response.status, body)
+        assert response.getheader("X-Injected") is None
+        for name, value in SECURITY_HEADERS().items():
+            assert response.getheader(name) == value, (path, name)
+        assert b"Traceback" not in body and b"server.py" not in body
+    for asset in ("/static/leaderboard.js", "/static/leaderboard.css"):
+        assert http(server.url + asset)[0] == 200
+    assert_no_traceback(caplog)
+
+
+def SECURITY_HEADERS() -> dict[str, str]:
+    from datathon.leaderboard import server as server_module
+
+    return server_module._SECURITY_HEADERS
+
+
+def test_every_response_carries_the_security_headers(served, monkeypatch):
+    """Do static files, 404s (pages, API, static), 405s, 401s and 500s (page and API, Tornado's
+    own error pages included) all carry the Content-Security-Policy, nosniff and Referrer-Policy
+    headers, with no traceback in any body?"""
+    server, ev, tokens = served
+    requests = [("GET", "/static/leaderboard.js", 200), ("HEAD", "/static/leaderboard.css", 200),
+                ("GET", "/static/missing.css", 404), ("GET", "/nothing/here", 404), ("GET", "/api/nothing", 404),
+                ("DELETE", "/", 405), ("POST", "/api/leaderboard", 405), ("GET", "/api/submit", 405),
+                ("PUT", "/static/leaderboard.js", 405), ("POST", "/api/submit?team=Alpha", 401),
+                ("GET", "/", 200), ("GET", "/api/leaderboard", 200)]  # fmt: skip
+
+    def check(method: str, path: str, status: int) -> None:
+        got, headers, body = http(server.url + path, method=method, data=b"x" if method in ("POST", "PUT") else None)
+        assert got == status, (method, path, got, body)
+        for name, value in SECURITY_HEADERS().items():
+            assert headers.get(name) == value, (method, path, name)
+        assert b"Traceback" not in body
+
+    for method, path, status in requests:
+        check(method, path, status)
+
+    def broken(event):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "board", broken)
+    check("GET", "/", 500)
+    check("GET", "/api/leaderboard", 500)
+
+
+def test_the_logs_never_hold_a_token(served, monkeypatch, caplog):
+    """Are token-like query arguments (token, access_token, api_key, Api-Key, password, session,
+    a percent-encoded name) and Authorization values absent from every log record: the access
+    log, an uncaught exception's log and a malformed request's log, while the rest of the line
+    (path, team) stays readable?"""
+    caplog.set_level(logging.INFO)
+    server, ev, tokens = served
+    secrets = [f"SECRET{i}x" for i in range(11)]
+    http(server.url + f"/?token={secrets[0]}")
+    http(server.url + f"/api/leaderboard?access_token={secrets[1]}&api_key={secrets[2]}")
+    http(server.url + f"/static/leaderboard.css?Api-Key={secrets[3]}")
+    http(server.url + f"/nothing?password={secrets[4]}&session={secrets[5]}&%74oken={secrets[6]}")
+    status, _, _ = http(server.url + f"/api/submit?team=Alpha&token={secrets[7]}", data=csv_bytes(ev),
+                        headers={"Authorization": f"Bearer {secrets[8]}"}, method="POST")  # fmt: skip
+    assert status == 401
+    assert post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[0] == 200
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:  # a control character makes Tornado log the malformed header
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secrets[9]}\x01\r\n\r\n".encode())
+        sock.recv(65536)
+    except ConnectionError:
+        pass
+    finally:
+        sock.close()
+
+    def broken(event):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "board", broken)
+    assert http(server.url + f"/api/leaderboard?token={secrets[10]}")[0] == 500  # logged before answered
+    assert "RuntimeError: a bug" in caplog.text
+    text = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (*secrets, tokens["Alpha"]):
+        assert secret not in text, secret
+    def access() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+
+    deadline = time.monotonic() + 15  # the server logs a request once it is finished: maybe after the client read it
+    while not any("/api/submit?team=Alpha&token=[redacted]" in line for line in access()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    access = access()
+    assert any("/api/submit?team=Alpha&token=[redacted]" in line for line in access), access
+    assert any("/static/leaderboard.css" in line for line in access)
+
+
+def test_storage_failures_answer_503_unavailable_in_one_line(served, monkeypatch, caplog):
+    """When storage fails (StorageUnavailable from the service, a locked or full SQLite database,
+    a full or read-only disk), do the API answer a JSON 503 {"error": one line, "reason":
+    "unavailable"} and the page a short plain-text 503, never a 500, with no traceback in the log?"""
+    import errno
+    import sqlite3
+
+    from datathon.leaderboard import StorageUnavailable
+    from datathon.leaderboard import server as server_module
+
+    caplog.set_level(logging.INFO)
+    server, ev, tokens = served
+    failures = [
+        StorageUnavailable("the event directory is read-only: tell the instructor"),
+        sqlite3.OperationalError("database is locked"),
+        sqlite3.OperationalError("database or disk is full"),
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EROFS, "Read-only file system"),
+    ]
+
+    def failing(error):
+        def fail(*args, **kwargs):
+            raise error
+
+        return fail
+
+    def assert_unavailable(status: int, raw: bytes) -> None:
+        assert status == 503, raw
+        assert_one_line_error(raw, "unavailable")
+
+    for error in failures:
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "board", failing(error))
+            assert_unavailable(*http(server.url + "/api/leaderboard")[::2])
+            status, headers, raw = http(server.url + "/")
+            assert status == 503 and headers["Content-Type"].startswith("text/plain")
+            assert raw.startswith(b"503 ") and raw.count(b"\n") == 1 and len(raw) < 300
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "submit_source", failing(error))
+            assert_unavailable(*post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[::2])
+        with monkeypatch.context() as patch:
+            patch.setattr(service, "authenticate", failing(error))
+            assert_unavailable(*post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[::2])
+    with monkeypatch.context() as patch:  # the temporary file of the upload
+        patch.setattr(server_module._Upload, "write", failing(OSError(errno.ENOSPC, "No space left on device")))
+        assert_unavailable(*post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[::2])
+    assert_no_traceback(caplog)
+    assert post(server, csv_bytes(ev), "Alpha", tokens["Alpha"])[0] == 200, "back to normal"

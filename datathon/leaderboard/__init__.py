@@ -5,7 +5,8 @@ Modules, one job each:
 - :mod:`~datathon.leaderboard.service`: the Python API (``init_event``, ``add_team``,
   ``submit_file`` / ``submit_frame``, ``standings``, ``reveal``); the CLI and the server only
   forward to it;
-- :mod:`~datathon.leaderboard.store`: the SQLite database (WAL, atomic quota, hashed tokens);
+- :mod:`~datathon.leaderboard.store`: the SQLite database (WAL, atomic quota, hashed tokens,
+  request ids that make a retried submission count once, :class:`StorageUnavailable`);
 - :mod:`~datathon.leaderboard.split`: the salted-hash public/private split;
 - :mod:`~datathon.leaderboard.plot`: score-over-time series (and a matplotlib figure);
 - :mod:`~datathon.leaderboard.server`: the Tornado page, JSON API and submission endpoint;
@@ -34,6 +35,8 @@ REASONS = {
     "quota": 429,  # the team's daily quota is used up
     "unreachable": 503,  # (client side) the server could not be reached
     "server_error": 500,  # (client side) the server failed
+    "busy": 503,  # the server is receiving or scoring as many uploads as it takes: retry soon
+    "unavailable": 503,  # the event's storage cannot be used (disk full, read-only, locked)
 }
 
 
@@ -58,4 +61,27 @@ class SubmissionRefused(UserError):
         return [f"\x1b[31mSubmissionRefused\x1b[0m: {self.message}"]
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "REASONS", "SubmissionRefused"]
+class StorageUnavailable(UserError):
+    """The event's files cannot be read or written: disk full, read-only directory, permission
+    denied, I/O error, or a database locked by another process for longer than the wait.
+
+    Raised by :mod:`~datathon.leaderboard.store` (and ``init``) instead of SQLite's or the file
+    system's own error, after rolling back: nothing is half-written. The message is one line and
+    says what to do; ``reason`` is ``"unavailable"`` (HTTP 503: the request may be retried once
+    the storage is fixed).
+    """
+
+    reason = "unavailable"
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(" ".join(str(message).split()), exit_code=exit_code)
+
+    def __reduce__(self):  # keep the class across processes (multiprocessing pickles errors)
+        return (type(self), (self.message, self.exit_code))
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[31mStorageUnavailable\x1b[0m: {self.message}"]
+
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "REASONS", "StorageUnavailable",
+           "SubmissionRefused"]

@@ -15,6 +15,12 @@ Anything that stops a submission (a bad frame, a wrong token, the quota, the ser
 unreachable) raises :class:`~datathon.leaderboard.SubmissionRefused`, whose message is one line
 and which a notebook shows without a traceback.
 
+``token=None`` reads the token from ``$DATATHON_TOKEN``, so that it appears neither in a
+notebook nor in a command line. Each call draws one *request id* (a UUID) and sends it with each
+of its attempts (header ``X-Request-Id``): when an answer is lost (the connection dropped after
+the server recorded the submission) the call tries again, and the leaderboard answers the retry
+with the submission it already recorded, marked ``replay``, instead of counting it twice.
+
 This module imports only the standard library at load time (pandas comes with the event mode), so
 ``import datathon`` stays fast.
 """
@@ -22,15 +28,27 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from datathon.errors import UserError
-from datathon.leaderboard import REASONS, SubmissionRefused
+from datathon.files import open_regular_file
+from datathon.leaderboard import REASONS, StorageUnavailable, SubmissionRefused
 
 #: Seconds to wait for the server's answer: scoring a campaign-scale file takes a few seconds,
 #: uploading 200 MB on a room's Wi-Fi takes longer.
 DEFAULT_TIMEOUT = 600
+#: Where the token is read from when none is given (never from the command line: ``ps`` shows it).
+TOKEN_ENV = "DATATHON_TOKEN"
+#: Seconds to wait before each retry of a submission whose answer did not come (the same request
+#: id each time, so that a retry never counts twice); then the call gives up.
+RETRY_WAITS = (0.5, 1.5)
+#: Refusals worth a retry: the server could not be reached, or answered that it is busy or that
+#: its storage is unavailable for now.
+RETRYABLE = ("unreachable", "busy", "unavailable")
+_TOKEN_FILE_BYTES = 4096  # a token is a short line; a larger file is not a token file
 
 
 class SubmissionResult(dict):
@@ -52,6 +70,8 @@ class SubmissionResult(dict):
 
     def __str__(self) -> str:
         lines = [self.summary()]
+        if self.get("replay"):
+            lines.append(f"note: already recorded under request id {self['request_id']}: this retry counted nothing")
         if self.get("duplicate_of"):
             lines.append(f"note: same file as your submission {self['duplicate_of']}")
         lines += [f"warning: {w}" for w in self.get("warnings", [])]
@@ -82,66 +102,110 @@ def submit(
     predictions: Any,
     *,
     team: str,
-    token: str,
+    token: str | None = None,
     event: str | os.PathLike | None = None,
     server: str | None = None,
     filename: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    request_id: str | None = None,
 ) -> SubmissionResult:
     """Submit ``predictions`` for ``team``; return the public metrics and the current rank.
 
     ``predictions``: a pandas DataFrame or the path of a CSV file. ``event``: an event directory
     (local mode) or ``server``: the leaderboard's URL, e.g. ``http://127.0.0.1:8765`` (exactly one).
-    ``filename``: the name shown for a DataFrame (a file shows its own name).
+    ``token``: the team's token; None reads ``$DATATHON_TOKEN``. ``filename``: the name shown for
+    a DataFrame (a file shows its own name). ``request_id``: this submission's id, the same on
+    every retry (default: a new UUID for this call); the result says it, and ``replay`` tells
+    whether the leaderboard had already recorded the submission under it.
 
     Raises :class:`~datathon.leaderboard.SubmissionRefused` with a one-line reason otherwise.
     """
     if (event is None) == (server is None):
         raise SubmissionRefused("give exactly one of event=DIR (local) or server=URL", reason="bad_request")
+    if token is None:
+        token = os.environ.get(TOKEN_ENV)
+    if not isinstance(token, str) or not token.strip():
+        raise SubmissionRefused(
+            f"no token given for team {team!r}: pass token=..., or set ${TOKEN_ENV}", reason="bad_token"
+        )
+    request_id = request_id or str(uuid.uuid4())
     if event is not None:
-        return SubmissionResult(_submit_local(predictions, team=team, token=token, event=event))
-    return SubmissionResult(
-        _submit_http(predictions, team=team, token=token, server=str(server), filename=filename, timeout=timeout)
-    )
+        result = _submit_local(predictions, team=team, token=token, event=event, request_id=request_id)
+    else:
+        result = _submit_http(predictions, team=team, token=token, server=str(server), filename=filename,
+                              timeout=timeout, request_id=request_id)  # fmt: skip
+    # The id this call sent, even from a server too old to echo it.
+    return SubmissionResult({**result, "request_id": result.get("request_id") or request_id})
 
 
-def _submit_local(predictions: Any, *, team: str, token: str, event: Any) -> dict[str, Any]:
+def read_token_file(path: str | os.PathLike) -> str:
+    """The token in the first line of ``path``, which must be a regular file (not a link, a pipe...)."""
+    with open_regular_file(path, "token file") as fh:
+        head = fh.read(_TOKEN_FILE_BYTES + 1)
+    if len(head) > _TOKEN_FILE_BYTES and not any(end in head for end in (b"\n", b"\r")):
+        raise UserError(f"{path} is not a token file: its first {_TOKEN_FILE_BYTES} bytes hold no line break")
+    token = head.decode("utf-8", errors="replace").splitlines()[0].strip() if head.strip() else ""
+    if not token:
+        raise UserError(f"the token file {path} is empty: write the team's token on its first line")
+    return token
+
+
+def _submit_local(predictions: Any, *, team: str, token: str, event: Any, request_id: str) -> dict[str, Any]:
     from datathon.leaderboard import service
 
     try:
         if _is_frame(predictions):
-            return service.submit_frame(event, predictions, team=team, token=token)
+            return service.submit_frame(event, predictions, team=team, token=token, request_id=request_id)
         if isinstance(predictions, (str, os.PathLike)):
-            return service.submit_file(event, predictions, team=team, token=token)
+            return service.submit_file(event, predictions, team=team, token=token, request_id=request_id)
     except SubmissionRefused:
         raise
+    except StorageUnavailable as err:  # disk full, read-only, locked: the same reason as the server's 503
+        raise SubmissionRefused(err.message, reason=err.reason) from None
     except UserError as err:  # e.g. not an event directory: still one line
         raise SubmissionRefused(err.message, reason="bad_request") from None
     raise SubmissionRefused(_what_is_it(predictions), reason="bad_file")
 
 
 def _submit_http(
-    predictions: Any, *, team: str, token: str, server: str, filename: str | None, timeout: float
+    predictions: Any, *, team: str, token: str, server: str, filename: str | None, timeout: float, request_id: str
 ) -> dict[str, Any]:
-    # Imported here: urllib.request pulls in ssl and http.client, which `import datathon` skips.
-    import socket
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
     if _is_frame(predictions):
         body = predictions.to_csv(sep=";", index=False).encode("utf-8")
         filename = filename or "dataframe.csv"
     elif isinstance(predictions, (str, os.PathLike)):
         path = Path(predictions)
-        if not path.is_file():
-            raise SubmissionRefused(f"no such file: {path}", reason="bad_file")
-        body = path.read_bytes()
+        try:
+            with open_regular_file(path, "submission file") as fh:  # never a link, a pipe or a device
+                body = fh.read()
+        except UserError as err:
+            raise SubmissionRefused(err.message, reason="bad_file") from None
         filename = filename or path.name
     else:
         raise SubmissionRefused(_what_is_it(predictions), reason="bad_file")
-    if not isinstance(token, str) or not token.strip():
-        raise SubmissionRefused(f"no token given for team {team!r}", reason="bad_token")
+    waits = iter(RETRY_WAITS)
+    while True:
+        try:
+            return _post(body, team=team, token=token, server=server, filename=filename, timeout=timeout,
+                         request_id=request_id)  # fmt: skip
+        except SubmissionRefused as err:
+            wait = next(waits, None)
+            if wait is None or err.reason not in RETRYABLE:
+                raise
+        time.sleep(wait)
+
+
+def _post(
+    body: bytes, *, team: str, token: str, server: str, filename: str, timeout: float, request_id: str
+) -> dict[str, Any]:
+    """One attempt: POST the body to the server's submission endpoint, with the request id."""
+    # Imported here: urllib.request pulls in ssl and http.client, which `import datathon` skips.
+    import http.client
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     base = server if "://" in server else f"http://{server}"
     query = urllib.parse.urlencode({"team": team, "filename": filename})
     url = base.rstrip("/") + "/api/submit?" + query
@@ -153,6 +217,7 @@ def _submit_http(
             "Authorization": f"Bearer {token.strip()}",
             "Content-Type": "text/csv; charset=utf-8",
             "Accept": "application/json",
+            "X-Request-Id": request_id,
         },
     )
     try:
@@ -160,8 +225,9 @@ def _submit_http(
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as err:
         raise _refusal_from_http(err) from None
-    except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
-        reason = getattr(err, "reason", err)
+    except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException, OSError) as err:
+        # A connection dropped after the request was sent lands here too: the retry is safe.
+        reason = getattr(err, "reason", None) or err
         raise SubmissionRefused(f"cannot reach the leaderboard at {base}: {reason}", reason="unreachable") from None
     except ValueError as err:  # not JSON: not our server
         raise SubmissionRefused(f"{base} did not answer like a datathon leaderboard ({err})", reason="server_error") from None

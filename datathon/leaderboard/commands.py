@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from datathon.errors import UserError
+from datathon.leaderboard.client import TOKEN_ENV  # standard library only: --help stays fast
 
-TOKEN_ENV = "DATATHON_TOKEN"
 TEAM_ENV = "DATATHON_TEAM"
 
 
@@ -197,8 +197,11 @@ def add_submit(sub: argparse._SubParsersAction) -> None:
         help="submit predictions to the leaderboard",
         description="Validate, score and record a predictions file for a team, then print its "
         "public metrics and the team's current rank. Exit 2, with one line, when the file, the "
-        f"token or the quota refuses it. The token may come from ${TOKEN_ENV} instead of --token "
-        "(it then stays out of the shell history).",
+        f"token or the quota refuses it. Give the token with --token-file or ${TOKEN_ENV}: other "
+        "users of the machine can read a --token in the process list (ps). Each run draws a request "
+        "id, reuses it when it retries a lost answer, and prints it; a script that retries a run "
+        "(after a crash, say) passes the same --request-id ID to every attempt (an id it drew, such as "
+        "$(uuidgen), or the one printed), and the submission is not counted twice.",
     )
     p.add_argument("file", type=Path, metavar="FILE", help="the predictions CSV (CABBI;siret[;score][;rank])")
     where = p.add_mutually_exclusive_group(required=True)
@@ -206,21 +209,42 @@ def add_submit(sub: argparse._SubParsersAction) -> None:
     where.add_argument("--server", metavar="URL", help="the leaderboard server, e.g. http://10.0.0.5:8765")
     p.add_argument("--team", default=os.environ.get(TEAM_ENV), metavar="NAME",
                    help=f"the team's name (default: ${TEAM_ENV})")  # fmt: skip
-    p.add_argument("--token", default=None, metavar="TOKEN", help=f"the team's secret token (default: ${TOKEN_ENV})")
+    secret = p.add_mutually_exclusive_group()
+    secret.add_argument("--token-file", type=Path, metavar="PATH",
+                        help="a file whose first line is the team's secret token")  # fmt: skip
+    secret.add_argument("--token", default=None, metavar="TOKEN",
+                        help=f"the team's secret token (default: ${TOKEN_ENV}); visible to every user of the "
+                        "machine in the process list (ps): prefer --token-file or the variable")  # fmt: skip
+    p.add_argument("--request-id", metavar="ID",
+                   help="this submission's id (default: a new UUID, printed): the same ID on a retry of a "
+                   "submission whose answer was lost returns it instead of counting it twice")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.set_defaults(func=_cmd_submit)
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    from datathon.leaderboard.client import submit
+    import uuid
+
+    from datathon.leaderboard import SubmissionRefused
+    from datathon.leaderboard.client import RETRYABLE, read_token_file, submit
 
     team = args.team
-    token = args.token or os.environ.get(TOKEN_ENV)
     if not team:
         raise UserError(f"say which team submits: --team NAME (or set ${TEAM_ENV})")
+    if args.token_file is not None:
+        token = read_token_file(args.token_file)
+    else:
+        token = args.token or os.environ.get(TOKEN_ENV)
     if not token:
-        raise UserError(f"the team's token is missing: --token TOKEN (or set ${TOKEN_ENV})")
-    result = submit(args.file, team=team, token=token, event=args.event, server=args.server)
+        raise UserError(f"the team's token is missing: --token-file PATH (or set ${TOKEN_ENV})")
+    request_id = args.request_id or str(uuid.uuid4())
+    try:
+        result = submit(args.file, team=team, token=token, event=args.event, server=args.server, request_id=request_id)
+    except SubmissionRefused as err:
+        if err.reason in RETRYABLE:  # the submission may have been recorded: say how to retry safely
+            raise SubmissionRefused(f"{err.message} — to retry without counting it twice, add --request-id "
+                                    f"{request_id}", reason=err.reason) from None  # fmt: skip
+        raise
     if args.json:
         _print_json(dict(result))
     else:
@@ -263,6 +287,8 @@ def format_result(result: dict[str, Any]) -> str:
         else "rank: –"
     )
     lines.append(f"quota: {result.get('remaining_today')} of {result.get('quota')} submissions left today")
+    lines.append(f"request id: {result.get('request_id')}"
+                 + (" (already recorded: this retry counted nothing)" if result.get("replay") else ""))  # fmt: skip
     lines += [f"warning: {w}" for w in result.get("warnings", [])]
     return "\n".join(lines)
 
@@ -285,21 +311,23 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--event", required=True, type=Path, metavar="EV")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default: {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help=f"port (default: {DEFAULT_PORT})")
-    p.add_argument("--max-body-mb", type=float, default=DEFAULT_MAX_BODY_BYTES / 1e6, metavar="MB",
-                   help=f"largest submission accepted, in MB (default: {DEFAULT_MAX_BODY_BYTES / 1e6:.0f})")  # fmt: skip
+    p.add_argument("--max-body-mb", type=float, default=None, metavar="MB",
+                   help="largest submission accepted, in MB (default: what a file of the event's size needs, "
+                   f"at most {DEFAULT_MAX_BODY_BYTES / 1e6:.0f})")  # fmt: skip
     p.set_defaults(func=_cmd_serve)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from datathon.leaderboard.server import serve
 
-    if args.max_body_mb <= 0:
+    if args.max_body_mb is not None and args.max_body_mb <= 0:
         raise UserError(f"--max-body-mb must be positive (got {args.max_body_mb})")
+    limit = None if args.max_body_mb is None else int(args.max_body_mb * 1e6)  # None: sized from the event
 
     def ready(url: str) -> None:
         print(f"leaderboard of {args.event} at {url} (Ctrl-C to stop)", flush=True)
 
-    serve(args.event, host=args.host, port=args.port, max_body_bytes=int(args.max_body_mb * 1e6), ready=ready)
+    serve(args.event, host=args.host, port=args.port, max_body_bytes=limit, ready=ready)
     return 0
 
 

@@ -9,7 +9,8 @@ Two consumers share :func:`series`:
 
 A team's line is its *counted* score after each submission (the running best public score under
 rule ``best``, the latest under ``last``); each submission is also a dot at its own score, so a
-team that submits a worse file shows a dot below its line.
+team that submits a worse file shows a dot below its line. Team names are drawn as typed: ``$``
+is escaped, so that matplotlib does not read them as mathematics.
 """
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ into an existing axes.
         times = [dt.datetime.fromisoformat(p["t"]) for p in team["points"]]
         color = PALETTE[(team["team_id"] - 1) % len(PALETTE)]
         dashes = (None, (6, 1.5, 1.5, 1.5), (1.5, 1.5))[((team["team_id"] - 1) // len(PALETTE)) % 3]
-        label = team["team"] if ranked.get(team["team_id"]) is None else f"{ranked[team['team_id']]}. {team['team']}"
+        name = _literal(team["team"])
+        label = name if ranked.get(team["team_id"]) is None else f"{ranked[team['team_id']]}. {name}"
         (line,) = ax.step(
             times, [100 * p["counted"] for p in team["points"]], where="post", color=color, lw=2.2, label=label
         )
@@ -124,3 +126,9 @@ into an existing axes.
 def _rank_of(label: str) -> int:
     head = label.split(".", 1)[0]
     return int(head) if head.isdigit() else 10**6
+
+
+def _literal(text: str) -> str:
+    """Text that matplotlib draws as typed: an unescaped ``$`` starts mathtext (a pair garbles the
+    label, a lone one makes the drawing fail)."""
+    return text.replace("$", r"\$")

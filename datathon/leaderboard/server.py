@@ -8,18 +8,33 @@ Routes:
 ``POST /api/submit``       a submission: body = the CSV bytes (or a multipart form with one
                            file); ``Authorization: Bearer TOKEN``; the team in ``?team=`` (or
                            the header ``X-Datathon-Team``, percent-encoded); optional
-                           ``?filename=`` for display
+                           ``?filename=`` for display and a request id (``X-Request-Id`` or
+                           ``?request_id=``, 1-64 of ``A-Z a-z 0-9 . _ -``) that makes a retry
+                           safe
 ``GET /static/...``        the page's own script and style sheet (no CDN, works offline)
 =========================  ===================================================================
 
 Errors from the API are JSON ``{"error": "<one line>", "reason": "<key>"}`` with the status of
-:data:`datathon.leaderboard.REASONS` (401 bad token, 413 too large, 429 quota, ...).
+:data:`datathon.leaderboard.REASONS` (401 bad token, 413 too large, 429 quota, 503 busy or
+storage unavailable, ...); the page and static files answer errors in short plain text.
 
 Safety choices, because 12 teams hammer it and a room of 60 looks at it:
 
+- a submission is checked before any byte of its body is read: the team, the token (one indexed
+  read), the announced size and the number of uploads in flight (:data:`MAX_UPLOADS`); a refused
+  request is answered at once and its connection closed unless its body is small
+  (:data:`DRAIN_BYTES`), so an anonymous 190 MB upload costs nothing;
+- an accepted body is streamed to a temporary file (a multipart form is parsed on the fly, with a
+  few kilobytes of memory), counted, and refused with 413 past ``max_body_bytes``; the file is
+  removed however the request ends;
+- the size limit follows the event: its test bulletins times a generous bound per line
+  (:func:`body_limit`), unless ``max_body_bytes`` is given;
 - scoring runs in a small thread pool, so the page keeps answering while a file is scored;
-- the submission body is streamed and counted: over ``max_body_bytes`` it is refused with 413
-  before anything is parsed, and a body announced far beyond the limit is cut off unread;
+- a storage failure (disk full, read-only or vanished event, locked database) is a 503 with the
+  reason in one line, never a 500; every response, errors and static files included, carries
+  the security headers, and no error page shows a traceback;
+- the logs never hold a token: query arguments such as ``token`` and any ``Authorization`` value
+  are redacted from the access log and Tornado's other messages;
 - everything a user typed reaches the page through Tornado's autoescaping or ``textContent``,
   and a Content-Security-Policy forbids inline scripts, so a team called
   ``<script>...</script>`` is just a name;
@@ -30,16 +45,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import email.message
+import email.utils
+import errno
+import functools
+import inspect
 import json
 import logging
+import os
 import re
+import shutil
+import sqlite3
+import tempfile
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import tornado.httpserver
-import tornado.httputil
+import tornado.iostream
 import tornado.web
 
 from datathon.errors import UserError
@@ -48,6 +72,7 @@ from datathon.leaderboard import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_PORT,
     REASONS,
+    StorageUnavailable,
     SubmissionRefused,
     service,
 )
@@ -55,12 +80,43 @@ from datathon.leaderboard import (
 HERE = Path(__file__).parent
 #: How often the page polls ``/api/leaderboard`` (seconds).
 REFRESH_SECONDS = 10
-#: Scoring threads: enough to overlap two submissions. Reads (the page, the API) have their own
-#: pool, so that a queue of campaign-size files never delays the projected page's refresh.
+#: Scoring threads: enough to overlap two submissions. Reads (the page, the API, token checks)
+#: have their own pool, so that a queue of campaign-size files never delays the page's refresh.
 WORKERS = 2
 READERS = 2
+#: Uploads received or scored at once; one more is answered 503 "busy" before its body is read.
+#: Two beyond the scorers keep the pool fed while bounding the temporary files on disk.
+MAX_UPLOADS = WORKERS + 2
+#: ``Retry-After`` (seconds) of a "busy" answer: a campaign-size file scores in a few seconds.
+BUSY_RETRY_SECONDS = 5
 #: A body announced beyond this multiple of the limit is not even read: the connection is cut.
 DISCARD_FACTOR = 2
+#: A request refused before its body (bad token, busy, ...) whose body is announced this small is
+#: still read and dropped (64 kB at a time, never kept), so that a client that sends its whole
+#: body before reading the answer (urllib, hence ``datathon.submit``) sees our answer; a larger
+#: or chunked body is not read: the connection is closed once the answer is sent.
+DRAIN_BYTES = 4 * 1024 * 1024
+
+#: The size limit derived from an event (see :func:`body_limit`): bytes per submission line, a
+#: generous bound. The longest realistic line is a 12-digit CABBI, a 14-digit SIRET, a score
+#: printed with 17 significant digits and an exponent (22 characters), a rank, three separators,
+#: CRLF and quotes around every field: about 65 bytes.
+LINE_BYTES = 100
+#: Lines per bulletin: a file may list top-k candidates (column ``rank``), and top-k accuracy is
+#: scored up to k = 10 (``datathon.evaluate.TOPK``).
+LINES_PER_BULLETIN = 10
+#: The CSV header, a byte-order mark and a multipart envelope with a long file name.
+HEADER_BYTES = 16 * 1024
+
+#: Query arguments whose values never reach a log (compared lower-cased, ``-`` read as ``_``);
+#: any name containing "token", "secret" or "passw" is redacted too.
+SECRET_ARGUMENTS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "password", "passwd", "pwd",
+     "auth", "authorization", "bearer", "session", "sessionid", "signature", "sig", "credential",
+     "credentials"}
+)  # fmt: skip
+#: A client's request id: short, and safe to print anywhere.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 log = logging.getLogger("datathon.leaderboard")
 
@@ -71,39 +127,70 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+#: ``reason`` of an API error by HTTP status, for the errors that carry none of their own.
+_STATUS_REASONS = {400: "bad_request", 404: "not_found", 405: "bad_request", 413: "too_large", 503: "unavailable"}
+#: OSError numbers that mean "the storage is unusable", not a bug: answered 503, not 500.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
 
 
-class _Base(tornado.web.RequestHandler):
-    """Common headers, and JSON errors for the API."""
+# ---------------------------------------------------------------------------------------------
+# handlers
 
-    @property
-    def event(self) -> service.Event:
-        return self.application.settings["event"]
+
+class _Safe:
+    """What every handler shares, the static files' included: security headers on every answer
+    (errors too), errors without a traceback, storage failures as 503, no token in any log."""
 
     def set_default_headers(self) -> None:
         for name, value in _SECURITY_HEADERS.items():
             self.set_header(name, value)
 
-    def write_json(self, obj: Any, status: int = 200) -> None:
+    def write_json(self, obj: Any, status: int = 200) -> asyncio.Future:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         # ensure_ascii keeps '<' etc. as they are, but JSON is never parsed as HTML here:
         # the content type and nosniff make sure of that.
-        self.finish(json.dumps(obj, ensure_ascii=False, allow_nan=False))
+        return self.finish(json.dumps(obj, ensure_ascii=False, allow_nan=False))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        # Never a traceback, not even in a 500 page; the log has it.
+        # Never a traceback, not even in a 500 page; the log has it (except for storage failures,
+        # which are the disk's state, not a bug: one line is all there is to say).
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        message = getattr(exc, "message", None) or self._reason or "error"
+        storage = storage_problem(exc)
+        if storage is not None:
+            status_code, message = 503, storage
+            self.set_status(503)
+        else:
+            message = getattr(exc, "message", None) or self._reason or "error"
+        message = " ".join(str(message).split())
         if self.request.path.startswith("/api/"):
-            reason = {413: "too_large", 404: "not_found", 405: "bad_request", 503: "unavailable"}.get(
-                status_code, "server_error"
-            )
+            reason = getattr(exc, "reason", None) if isinstance(exc, UserError) else None
+            if reason not in REASONS:
+                reason = _STATUS_REASONS.get(status_code, "server_error")
             self.write_json({"error": message, "reason": reason}, status=status_code)
         else:
             self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
             self.finish(f"{status_code} {message}\n")
+
+    def log_exception(self, typ, value, tb) -> None:
+        storage = storage_problem(value)
+        if storage is not None:
+            log.warning("%s: storage unavailable: %s", self._request_summary(), storage)
+            return
+        super().log_exception(typ, value, tb)
+
+    def _request_summary(self) -> str:
+        return _summary(self.request)
+
+
+class _Base(_Safe, tornado.web.RequestHandler):
+    """Common headers, and JSON errors for the API."""
+
+    @property
+    def event(self) -> service.Event:
+        return self.application.settings["event"]
 
 
 class PageHandler(_Base):
@@ -126,96 +213,525 @@ class LeaderboardAPI(_Base):
 
 @tornado.web.stream_request_body
 class SubmitAPI(_Base):
-    """``POST /api/submit``: authenticated by the team's token, body = the predictions CSV."""
+    """``POST /api/submit``: authenticated by the team's token, body = the predictions CSV.
 
-    def prepare(self) -> None:
-        self._chunks: list[bytes] = []
+    Everything that can refuse a request without its body is checked in :meth:`prepare`, which
+    Tornado runs before it reads a body byte: the request's own fields, the announced size, the
+    token, a free upload slot. Only then is the body streamed, to a temporary file.
+    """
+
+    SUPPORTED_METHODS = ("POST",)  # a GET is a 405 before prepare() asks for a token
+
+    def initialize(self) -> None:
+        # Set here rather than in prepare(): on_connection_close() may come first.
+        self._upload: _Upload | None = None
+        self._request_id: str | None = None
+        self._slot = False
+        self._scoring = False
         self._size = 0
-        self._refused = False
+
+    async def prepare(self) -> None:
+        headers = self.request.headers
+        length = headers.get("Content-Length", "")
+        self._announced = int(length) if length.isdigit() else None
         limit = self.settings["max_body_bytes"]
-        length = self.request.headers.get("Content-Length")
-        announced = int(length) if length and length.isdigit() else None
-        if announced is not None and announced > limit:
-            self._refused = True
-            if announced <= DISCARD_FACTOR * limit:
-                # Read (and drop) the rest, so that a simple client that sends its whole body
-                # before reading the answer still gets our 413 rather than a reset connection.
-                self.request.connection.set_max_body_size(announced)
-            self._refuse_too_large(limit)
-            return
-        # Chunked bodies have no length: data_received() counts them and answers 413 itself
-        # (the HTTP layer's own limit, DISCARD_FACTOR x ours, only cuts off the absurd ones).
+        team = self.get_query_argument("team", None)
+        if not team and "X-Datathon-Team" in headers:
+            # Headers are ASCII: the helper sends the name percent-encoded (UTF-8).
+            team = urllib.parse.unquote(headers["X-Datathon-Team"])
+        token = _bearer(headers.get("Authorization", ""))
+        try:
+            self._request_id = _request_id(self)
+            if not team:
+                raise SubmissionRefused("no team given: add ?team=NAME to the URL", reason="bad_request")
+            if token is None:
+                raise SubmissionRefused(
+                    "no token given: send the header 'Authorization: Bearer TOKEN'", reason="bad_token"
+                )
+            content_type = headers.get("Content-Type", "")
+            # `curl -F file=@preds.csv` and HTML forms send a multipart form: take its first file.
+            boundary = _boundary(content_type) if content_type.lower().startswith("multipart/form-data") else None
+        except SubmissionRefused as err:
+            return await self._answer_early(err)
+        if self._announced is not None and self._announced > limit:
+            # Up to DISCARD_FACTOR x the limit the body is read and dropped, so that a simple
+            # client still gets our 413 rather than a reset connection; beyond, it is cut off.
+            drain = DISCARD_FACTOR * limit
+            if self._announced <= drain:
+                self.request.connection.set_max_body_size(self._announced)
+            return await self._answer_early(_too_large(limit), drain_up_to=drain)
+
+        # The token check reads SQLite, whose busy timeout is a minute: it runs in the readers'
+        # pool so that a locked or slow database can never freeze the loop (and the projected
+        # page) for everyone. The thread hop costs far less than the read itself.
+        try:
+            await _in_pool(self.application, "readers", service.authenticate, self.event, team, token)
+        except SubmissionRefused as err:
+            return await self._answer_early(err)
+        except Exception as err:
+            problem = storage_problem(err)
+            if problem is None and isinstance(err, UserError):
+                problem = err.message  # e.g. the event directory was removed
+            if problem is None:
+                raise
+            return await self._answer_early(SubmissionRefused(problem, reason="unavailable"))
+
+        uploads = self.settings["uploads"]
+        if uploads.used >= uploads.size:
+            return await self._answer_early(
+                SubmissionRefused(
+                    f"{uploads.size} submissions are being received or scored: the leaderboard is busy, "
+                    "retry in a few seconds",
+                    reason="busy",
+                ),
+                retry_after=BUSY_RETRY_SECONDS,
+            )
+        uploads.used += 1  # the loop is single-threaded: no lock needed between check and take
+        self._slot = True
+        try:
+            self._upload = _Upload(self.settings["upload_dir"], boundary)
+        except OSError as err:
+            problem = storage_problem(err) or f"cannot store the upload: {err.strerror or err}"
+            return await self._answer_early(SubmissionRefused(problem, reason="unavailable"))
+        self._team, self._token = team, token
 
     def data_received(self, chunk: bytes) -> None:
-        if self._refused:
+        if self._finished or self._upload is None:
             return
         self._size += len(chunk)
         if self._size > self.settings["max_body_bytes"]:
-            self._refused = True
-            self._chunks = []
-            self._refuse_too_large(self.settings["max_body_bytes"])
+            # Chunked bodies have no length: counted here (the HTTP layer's own limit,
+            # DISCARD_FACTOR x ours, cuts off the absurd ones after our answer).
+            self._refuse(_too_large(self.settings["max_body_bytes"]))
             return
-        self._chunks.append(chunk)
-
-    def _refuse_too_large(self, limit: int) -> None:
-        self.write_json(
-            {
-                "error": f"the submission is larger than this server accepts ({_human_bytes(limit)})",
-                "reason": "too_large",
-            },
-            status=413,
-        )
+        # Written on the loop: 64 kB into the page cache is a memory copy, and a thread hop per
+        # chunk would cost more than it saves.
+        try:
+            self._upload.write(chunk)
+        except SubmissionRefused as err:  # a malformed multipart body
+            self._refuse(err)
+        except OSError as err:
+            problem = storage_problem(err)
+            if problem is None:
+                raise
+            self._refuse(SubmissionRefused(problem, reason="unavailable"))
 
     async def post(self) -> None:
-        if self._refused or self._finished:
+        if self._finished or self._upload is None:
             return
-        team = self.get_query_argument("team", None)
-        if not team and "X-Datathon-Team" in self.request.headers:
-            # Headers are ASCII: the helper sends the name percent-encoded (UTF-8).
-            team = urllib.parse.unquote(self.request.headers["X-Datathon-Team"])
-        token = _bearer(self.request.headers.get("Authorization", ""))
-        if not team:
-            return self._refuse(SubmissionRefused("no team given: add ?team=NAME to the URL", reason="bad_request"))
-        if token is None:
-            return self._refuse(
-                SubmissionRefused("no token given: send the header 'Authorization: Bearer TOKEN'", reason="bad_token")
-            )
-        body = b"".join(self._chunks)
-        self._chunks = []
-        filename = self.get_query_argument("filename", None)
-        content_type = self.request.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            # `curl -F file=@preds.csv` and HTML forms: take the (first) uploaded file.
-            files: dict[str, list] = {}
-            tornado.httputil.parse_body_arguments(content_type, body, {}, files)
-            uploads = [f for group in files.values() for f in group]
-            if not uploads:
-                return self._refuse(SubmissionRefused("the multipart form holds no file", reason="bad_file"))
-            body, filename = uploads[0]["body"], filename or uploads[0]["filename"]
+        try:
+            path, part_name = self._upload.complete()
+        except SubmissionRefused as err:
+            return self._refuse(err)
+        filename = self.get_query_argument("filename", None) or part_name
+        options: dict[str, Any] = {"team": self._team, "token": self._token, "filename": filename}
+        # The request id makes a retry safe (the service records it once); passed only to a
+        # service that takes it, so that this server runs against either version.
+        if self._request_id is not None and _takes(service.submit_source, "request_id"):
+            options["request_id"] = self._request_id
+        self._scoring = True
         try:
             result = await _in_pool(
-                self.application,
-                "scorers",
-                lambda: service.submit_source(self.event, body, team=team, token=token, filename=filename),
+                self.application, "scorers", functools.partial(service.submit_source, self.event, path, **options)
             )
         except SubmissionRefused as err:
             return self._refuse(err)
-        except UserError as err:  # any other user-facing problem: still one line, still JSON
+        except Exception as err:
+            problem = storage_problem(err)
+            if problem is not None:
+                return self._refuse(SubmissionRefused(problem, reason="unavailable"))
+            if not isinstance(err, UserError):
+                raise
+            # any other user-facing problem: still one line, still JSON
             return self._refuse(SubmissionRefused(err.message, reason="bad_file"))
-        log.info("submission %s by %r: public %.4f, rank %s", result["submission"], result["team"],
-                 result["public_score"], result["rank"])  # fmt: skip
+        finally:
+            # The file and the slot stay taken while the scorer may read the file, even if the
+            # client has gone (on_connection_close leaves them to us).
+            self._scoring = False
+            self._release()
+        log.info("submission %s by %r: public %.4f, rank %s%s", result["submission"], result["team"],
+                 result["public_score"], result["rank"],
+                 f" (request {self._request_id})" if self._request_id else "")  # fmt: skip
         self.write_json(result)
 
-    def _refuse(self, err: SubmissionRefused) -> None:
+    def on_finish(self) -> None:
+        self._release()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if not self._scoring:
+            self._release()
+
+    def _release(self) -> None:
+        """Remove the temporary file and give back the upload slot (idempotent)."""
+        if self._upload is not None:
+            self._upload.remove()
+            self._upload = None
+        if self._slot:
+            self._slot = False
+            self.settings["uploads"].used -= 1
+
+    def _refuse(self, err: SubmissionRefused, retry_after: int | None = None) -> asyncio.Future:
+        # Released before answering: once a client has its answer, its file is gone.
+        self._release()
         status = REASONS.get(err.reason, 400)
         if status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="datathon"')
-        self.write_json({"error": err.message, "reason": err.reason}, status=status)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        return self.write_json({"error": err.message, "reason": err.reason}, status=status)
+
+    async def _answer_early(
+        self, err: SubmissionRefused, retry_after: int | None = None, drain_up_to: int = DRAIN_BYTES
+    ) -> None:
+        """Answer before the body is read; then let a small body be read and dropped, or close.
+
+        A client that waits for ``100 Continue`` (curl, for large files) gets the answer without
+        sending its body, and a client that sends a small body before reading gets it too; one
+        that pushes a large body without reading may see the connection reset: the price of not
+        reading it.
+        """
+        headers = self.request.headers
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        waiting = headers.get("Expect", "").lower() == "100-continue"
+        no_body = not chunked and not self._announced
+        drain = not waiting and self._announced is not None and self._announced <= drain_up_to
+        if no_body or drain:
+            self._refuse(err, retry_after)
+            return
+        self.set_header("Connection", "close")
+        try:
+            await self._refuse(err, retry_after)  # sent to the socket before we close it
+        except tornado.iostream.StreamClosedError:
+            pass
+        self.request.connection.close()
 
 
 class NotFoundAPI(_Base):
     def prepare(self) -> None:
         raise tornado.web.HTTPError(404, reason="no such API endpoint")
+
+
+class NotFound(_Base):
+    """Any other path (Tornado's own 404 page would lack the security headers)."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+
+class StaticFiles(_Safe, tornado.web.StaticFileHandler):
+    """The page's script and style sheet, with the security headers.
+
+    The static directory is flat and its names are plain, so any other path (a NUL, ``..``,
+    an encoded slash, a directory) is refused before it reaches the file system: a NUL byte
+    used to make ``os.path`` raise, a 500 with a traceback.
+    """
+
+    _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+    def parse_url_path(self, url_path: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in url_path):
+            raise tornado.web.HTTPError(400, reason="Bad Request")
+        if not self._NAME.fullmatch(url_path):
+            raise tornado.web.HTTPError(404)
+        return url_path
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        try:
+            return super().validate_absolute_path(root, absolute_path)
+        except tornado.web.HTTPError as err:
+            if err.status_code == 403:  # not a regular file of the directory: say "no such file"
+                raise tornado.web.HTTPError(404) from None
+            raise
+
+
+# ---------------------------------------------------------------------------------------------
+# uploads
+
+
+class _Slots:
+    """How many uploads are in flight (used and changed on the loop only)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.used = size, 0
+
+
+class _Upload:
+    """One request's body on disk: a private temporary directory holding ``submission``.
+
+    The name ``submission`` is what the scorer's messages call the file (as they did when the
+    body was passed as bytes). A multipart body goes through :class:`_MultipartFile`, so that the
+    file holds the uploaded file's bytes only.
+    """
+
+    def __init__(self, directory: str | None, boundary: bytes | None) -> None:
+        self.directory = tempfile.mkdtemp(prefix="datathon-upload-", dir=directory)
+        self.path = os.path.join(self.directory, "submission")
+        try:
+            self._file = open(self.path, "wb")
+        except BaseException:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
+        self._multipart = None if boundary is None else _MultipartFile(boundary, self._file.write)
+
+    def write(self, chunk: bytes) -> None:
+        if self._multipart is None:
+            self._file.write(chunk)
+        else:
+            self._multipart.feed(chunk)
+
+    def complete(self) -> tuple[str, str | None]:
+        """The file's path and, for a multipart form, the uploaded file's name."""
+        name = None
+        if self._multipart is not None:
+            self._multipart.finish()
+            name = self._multipart.filename
+        self._file.close()
+        return self.path, name
+
+    def remove(self) -> None:
+        try:
+            self._file.close()
+        except OSError:
+            pass  # a failed flush (disk full) changes nothing: the file goes anyway
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class _MultipartFile:
+    """Streams the first file of a ``multipart/form-data`` body to ``sink``.
+
+    A small state machine over the chunks as they arrive, instead of Tornado's parser, which needs
+    the whole body in memory. It holds at most a part's headers (:attr:`MAX_HEADERS`) or the few
+    bytes that may start a boundary split across two chunks. Other parts are skipped; once the
+    file's part has ended, the rest of the body is ignored. Problems raise a one-line
+    :class:`SubmissionRefused` (400).
+    """
+
+    MAX_HEADERS = 16 * 1024
+
+    def __init__(self, boundary: bytes, sink: Callable[[Any], Any]) -> None:
+        self._delimiter = b"\r\n--" + boundary
+        self._sink = sink
+        # A body may begin with its first boundary line: with a CRLF put in front, that is the
+        # same case as a boundary after a preamble.
+        self._pending = b"\r\n"
+        self._state = "preamble"  # preamble | boundary_line | headers | part | end
+        self._in_file = False
+        self._seen_boundary = False
+        self.done = False  # the file's part is complete
+        self.filename: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self._state == "end":
+            return
+        buf = self._pending + data if self._pending else data
+        self._pending = b""
+        pos, n = 0, len(buf)
+        while True:
+            if self._state in ("preamble", "part"):
+                at = buf.find(self._delimiter, pos)
+                if at < 0:
+                    # Keep what could be the beginning of a delimiter cut by the chunk's end.
+                    keep = max(pos, n - len(self._delimiter) + 1)
+                    self._emit(buf, pos, keep)
+                    self._pending = buf[keep:]
+                    return
+                self._emit(buf, pos, at)
+                if self._in_file:
+                    self._in_file, self.done, self._state = False, True, "end"
+                    return
+                self._seen_boundary = True
+                pos, self._state = at + len(self._delimiter), "boundary_line"
+            elif self._state == "boundary_line":
+                if n - pos < 2:
+                    self._pending = buf[pos:]
+                    return
+                if buf.startswith(b"--", pos):  # the closing delimiter
+                    self._state = "end"
+                    return
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    if n - pos > 1024:
+                        raise _bad_multipart("a boundary line of the multipart body is malformed")
+                    self._pending = buf[pos:]
+                    return
+                if buf[pos:eol].strip(b" \t"):  # only transport padding may follow a boundary
+                    raise _bad_multipart("a boundary line of the multipart body is malformed")
+                pos, self._state = eol + 2, "headers"
+            elif self._state == "headers":
+                if buf.startswith(b"\r\n", pos):
+                    end, raw = pos + 2, b""  # a part without headers
+                else:
+                    eoh = buf.find(b"\r\n\r\n", pos)
+                    if eoh < 0:
+                        if n - pos > self.MAX_HEADERS:
+                            raise _bad_multipart("the headers of a part of the multipart body are too long")
+                        self._pending = buf[pos:]
+                        return
+                    end, raw = eoh + 4, buf[pos:eoh]
+                filename = _part_filename(raw)
+                if filename:
+                    self._in_file, self.filename = True, filename
+                pos, self._state = end, "part"
+            else:
+                return
+
+    def _emit(self, buf: bytes, start: int, end: int) -> None:
+        if self._in_file and end > start:
+            self._sink(memoryview(buf)[start:end])
+
+    def finish(self) -> None:
+        """Raise if the body ended without a complete file part."""
+        if self.done:
+            return
+        if not self._seen_boundary:
+            raise _bad_multipart("the multipart body does not contain the boundary its Content-Type announces")
+        if self._state != "end":
+            raise _bad_multipart("the multipart body is truncated: it ends before its closing boundary")
+        raise SubmissionRefused("the multipart form holds no file", reason="bad_file")
+
+
+def _bad_multipart(message: str) -> SubmissionRefused:
+    return SubmissionRefused(message, reason="bad_request")
+
+
+def _part_filename(raw: bytes) -> str | None:
+    """The ``filename`` of a part's ``Content-Disposition`` (RFC 2231 forms included), or None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    headers = email.message.Message()
+    for line in text.split("\r\n") if text else []:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise _bad_multipart("a part of the multipart body has a malformed header line")
+        headers[name] = value.strip()
+    value = headers.get_param("filename", None, header="content-disposition")
+    return None if value is None else email.utils.collapse_rfc2231_value(value)
+
+
+def _boundary(content_type: str) -> bytes:
+    """The boundary of a multipart Content-Type: 1-70 printable ASCII characters (RFC 2046)."""
+    header = email.message.Message()
+    header["Content-Type"] = content_type
+    value = header.get_param("boundary")
+    if isinstance(value, tuple):
+        value = email.utils.collapse_rfc2231_value(value)
+    if not value or len(value) > 70 or not all(32 <= ord(c) < 127 for c in value) or value.endswith(" "):
+        raise _bad_multipart("the multipart Content-Type needs a boundary of 1-70 printable ASCII characters")
+    return value.encode("ascii")
+
+
+def _too_large(limit: int) -> SubmissionRefused:
+    return SubmissionRefused(
+        f"the submission is larger than this server accepts ({_human_bytes(limit)})", reason="too_large"
+    )
+
+
+def _request_id(handler: tornado.web.RequestHandler) -> str | None:
+    value = handler.request.headers.get("X-Request-Id")
+    if value is None:
+        value = handler.get_query_argument("request_id", None)
+    if value is None:
+        return None
+    if not REQUEST_ID.fullmatch(value):
+        raise SubmissionRefused(
+            "the request id (X-Request-Id or ?request_id=) must be 1-64 characters among A-Z a-z 0-9 . _ -",
+            reason="bad_request",
+        )
+    return value
+
+
+def _takes(fn: Callable, name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def body_limit(event: service.Event) -> int:
+    """The default body size limit for ``event``: each test bulletin with a full top-10 candidate
+    list of generous lines, plus a header, and never more than the scorer reads
+    (:data:`~datathon.leaderboard.DEFAULT_MAX_BODY_BYTES`)."""
+    lines = event.config.n_bulletins * LINES_PER_BULLETIN
+    return min(DEFAULT_MAX_BODY_BYTES, HEADER_BYTES + lines * LINE_BYTES)
+
+
+# ---------------------------------------------------------------------------------------------
+# storage failures, logs
+
+
+def storage_problem(exc: BaseException | None) -> str | None:
+    """One line if ``exc`` says the event's storage cannot be used now, else None.
+
+    That is ``StorageUnavailable`` from the service, an ``sqlite3.OperationalError`` that escaped
+    it (locked, full, read-only, I/O error) or an ``OSError`` of a full or read-only disk.
+    """
+    if isinstance(exc, StorageUnavailable) or isinstance(exc, SubmissionRefused) and exc.reason == "unavailable":
+        return " ".join(exc.message.split())
+    if isinstance(exc, sqlite3.OperationalError):
+        return f"the event's database cannot be used right now ({' '.join(str(exc).split())}); retry in a moment"
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return f"the server cannot store data ({exc.strerror or os.strerror(exc.errno)}); tell the instructor"
+    return None
+
+
+def _is_secret(name: str) -> bool:
+    key = urllib.parse.unquote_plus(name).strip().lower().replace("-", "_")
+    return key in SECRET_ARGUMENTS or any(word in key for word in ("token", "secret", "passw"))
+
+
+_QUERY_ARGUMENT = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&;#\s'\"]*)=(?P<value>[^&;#\s'\"]*)")
+_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/-]{6,}=*")
+_AUTHORIZATION = re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\r\n,]+")
+
+
+def redact(text: str) -> str:
+    """``text`` without secrets: values of token-like query arguments, credentials."""
+    text = _QUERY_ARGUMENT.sub(
+        lambda m: f"{m['sep']}{m['name']}=[redacted]" if _is_secret(m["name"]) else m[0], text
+    )
+    text = _AUTHORIZATION.sub(r"\1[redacted]", text)
+    return _CREDENTIALS.sub(r"\1\2[redacted]", text)
+
+
+def _summary(request: Any) -> str:
+    return f"{request.method} {redact(request.uri or '')} ({request.remote_ip})"
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """The access log line (Tornado's format), with the URI's secrets redacted."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    logging.getLogger("tornado.access").log(
+        level, "%d %s %.2fms", status, _summary(handler.request), 1000.0 * handler.request.request_time()
+    )
+
+
+class _RedactFilter(logging.Filter):
+    """Belt and braces for the messages we do not format: Tornado's exception and malformed-request
+    logs quote the URI and may quote a header."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+_REDACT_FILTER = _RedactFilter()
+
+
+def _install_log_redaction() -> None:
+    for name in ("tornado.access", "tornado.application", "tornado.general", log.name):
+        logger = logging.getLogger(name)
+        if _REDACT_FILTER not in logger.filters:
+            logger.addFilter(_REDACT_FILTER)
 
 
 def page_context(board: dict[str, Any]) -> dict[str, Any]:
@@ -317,11 +833,17 @@ def _fmt_pct(value: float | None) -> str:
 
 
 async def _board(handler: _Base) -> dict[str, Any]:
-    """The board, or a 503 with the one-line reason (say, the event directory was removed)."""
+    """The board, or a 503 with the one-line reason (the event directory was removed, the
+    database is locked, ...)."""
     try:
         return await _in_pool(handler.application, "readers", service.board, handler.event)
-    except UserError as err:
-        raise _Unavailable(err.message) from None
+    except Exception as err:
+        problem = storage_problem(err)
+        if problem is None and isinstance(err, UserError):
+            problem = err.message
+        if problem is None:
+            raise
+        raise _Unavailable(problem) from None
 
 
 class _Unavailable(tornado.web.HTTPError):
@@ -347,14 +869,28 @@ def shutdown(app: tornado.web.Application, wait: bool = False) -> None:
 def make_app(
     event: str | Path | service.Event,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     refresh_seconds: int = REFRESH_SECONDS,
+    max_uploads: int = MAX_UPLOADS,
+    upload_dir: str | Path | None = None,
 ) -> tornado.web.Application:
-    """The Tornado application for ``event`` (opened and preloaded here, so errors show at start)."""
+    """The Tornado application for ``event`` (opened and preloaded here, so errors show at start).
+
+    ``max_body_bytes``: the largest request body accepted (default: :func:`body_limit` of the
+    event). ``max_uploads``: uploads received or scored at once. ``upload_dir``: where bodies are
+    streamed while they are received and scored (default: the system's temporary directory).
+    """
     ev = event if isinstance(event, service.Event) else service.Event(event)
     ev.preload()
+    if max_body_bytes is None:
+        max_body_bytes = body_limit(ev)
     if max_body_bytes < 1:
         raise UserError(f"the body size limit must be positive (got {max_body_bytes})")
+    if max_uploads < 1:
+        raise UserError(f"the number of uploads at once must be positive (got {max_uploads})")
+    if upload_dir is not None and not Path(upload_dir).is_dir():
+        raise UserError(f"no directory for uploads at {upload_dir}")
+    _install_log_redaction()
     return tornado.web.Application(
         [
             (r"/", PageHandler),
@@ -364,11 +900,16 @@ def make_app(
         ],
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
+        static_handler_class=StaticFiles,
+        default_handler_class=NotFound,
+        log_function=_log_request,
         autoescape="xhtml_escape",  # the default, stated: every {{ }} in the page is escaped
         compress_response=True,
         event=ev,
         max_body_bytes=int(max_body_bytes),
         refresh_seconds=int(refresh_seconds),
+        uploads=_Slots(int(max_uploads)),
+        upload_dir=None if upload_dir is None else str(upload_dir),
         scorers=ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="datathon-score"),
         readers=ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="datathon-read"),
     )
@@ -379,26 +920,28 @@ def serve(
     *,
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     refresh_seconds: int = REFRESH_SECONDS,
     ready: Any = None,
 ) -> None:
     """Serve the leaderboard of ``event`` until interrupted (Ctrl-C).
 
-    ``ready`` (optional) is called with the URL once the server listens.
+    ``max_body_bytes``: the largest submission accepted (default: derived from the event, see
+    :func:`body_limit`). ``ready`` (optional) is called with the URL once the server listens.
     """
     from tornado.log import enable_pretty_logging
 
     enable_pretty_logging()
     log.setLevel(logging.INFO)
     app = make_app(event, max_body_bytes=max_body_bytes, refresh_seconds=refresh_seconds)
+    limit = app.settings["max_body_bytes"]
 
     async def main() -> None:
         # The HTTP layer's own limit sits above ours, so that SubmitAPI can answer 413 itself;
         # bodies far beyond it are cut off by Tornado (400 and close) without being read.
         server = tornado.httpserver.HTTPServer(
             app,
-            max_body_size=DISCARD_FACTOR * int(max_body_bytes),
+            max_body_size=DISCARD_FACTOR * limit,
             idle_connection_timeout=300,
             body_timeout=600,
         )
@@ -406,6 +949,7 @@ def serve(
             server.listen(port, address=host)
         except OSError as err:
             raise UserError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+        log.info("submissions of up to %s accepted", _human_bytes(limit))
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
         if ready is not None:
             ready(url)

@@ -20,15 +20,23 @@ Guarantees:
 - a refused submission (bad file, bad token, quota, event over) writes nothing at all: every event
   file keeps its bytes and modification time (see :mod:`datathon.leaderboard.store`);
 - the daily quota is checked and the submission inserted in one ``BEGIN IMMEDIATE`` transaction;
-- private scores are stored from the first submission but returned by nothing before the reveal.
+- a retry carrying the request id of a recorded submission gets that submission back (``replay``)
+  and is neither scored nor counted again;
+- private scores are stored from the first submission but returned by nothing before the reveal,
+  and no public figure tells which of a team's bulletins are public (see :func:`_score_parts`);
+- a storage failure (disk full, read-only, locked) is one line,
+  :class:`~datathon.leaderboard.StorageUnavailable`, with nothing half-written;
+- team names are NFKC-normalised and may not look like another team's or MCA's
+  (:func:`clean_team_name`).
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
-import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -41,12 +49,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datathon import schema
 from datathon.errors import UserError
 from datathon.files import replace_directory, sha256_file
 from datathon.leaderboard import SubmissionRefused
 from datathon.leaderboard import plot as _plot
 from datathon.leaderboard.split import make_salt, public_mask
-from datathon.leaderboard.store import Store, Team, hash_token, team_key, token_matches
+from datathon.leaderboard.store import Store, Team, hash_token, storage_errors, token_matches
 
 EVENT_FILE = "event.json"
 SALT_FILE = "salt"
@@ -110,6 +119,7 @@ class Event:
         self.store = Store(self.path / DB_FILE)
         if not self.store.path.is_file():
             raise UserError(f"{self.path} is not a complete event directory: {DB_FILE} is missing")
+        self.store.migrate()  # an event made by an older kit gets the request id column
         self._truth: pd.DataFrame | None = None
         self._register: Register | None = None
 
@@ -212,6 +222,13 @@ class Register:
         listed = _in_all_sorted(ordered, true)  # both sorted
         return cls(ordered, None if listed.all() else true[listed])
 
+    def lists(self, sirets: np.ndarray) -> np.ndarray:
+        """Which of these coded SIRETs can count as right: all, unless the register lacks some
+        true SIRETs (``for_parts``), in which case only those it has."""
+        if self.for_parts is None:
+            return np.ones(len(sirets), dtype=bool)
+        return _in_all_sorted(self.for_parts, sirets)
+
     def absent(self, sirets: np.ndarray) -> bool:
         """Is any of these int64 SIRETs (-1 = not coded) missing from the register?"""
         if self.sorted is None:
@@ -229,7 +246,7 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def _in_all_sorted(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which of the *sorted* ``values`` are in the sorted array ``ordered``."""
+    """Which of ``values`` are in the sorted array ``ordered`` (sorted ``values`` are read faster)."""
     if len(ordered) == 0:
         return np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
@@ -241,14 +258,34 @@ def _in_all_sorted(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _score_parts(sub: Any, ev_truth: pd.DataFrame, register: Register) -> tuple[dict, dict, list[str]]:
-    """Score a submission on the public and the private part.
+    """Score a submission on the public and the private part, without telling which is which.
 
-    Returns ``(public_metrics, private_metrics, warnings)``. The submission is filtered to each
-    part's bulletins before scoring, so that every metric (coding rate included) is computed on
-    that part alone. The parts' own warnings are *not* returned: they quote CABBIs, which would
-    tell a team which bulletins are private. The warnings come instead from scoring the whole
-    submission once more, which says nothing about the split, and only when there is something
-    to warn about (a coded SIRET absent from the register).
+    Returns ``(public_metrics, private_metrics, warnings)``. Each part is scored on its own
+    bulletins (the submission filtered to them), so the private metrics, hidden until the reveal,
+    are exact. The public metrics are shown at once, so none of them may depend on *which* of the
+    team's coded bulletins are public: scored on the public part alone, a one-line file (or a
+    complete file that codes one bulletin) would tell by ``n_coded``, the coding rate or the
+    precision (0, or undefined) whether that bulletin is public. Of the two cures, scoring the
+    public part only for complete submissions would refuse the one-line probe but not the same
+    probe written as a complete file with one coded line; so the counts are taken over the whole
+    file instead:
+
+    - what counts the team's *right* codings is on the public part: ``n_correct``, the success
+      rate (the ranking), top-k accuracy, ``only_team_right`` / ``only_mca_right``, the
+      success rates by collection mode. A right coding moves them only when its bulletin is
+      public: that is what a public score is, and the daily quota bounds what it tells;
+    - what counts its codings, right or wrong, is over the whole file, which the team knows
+      already: ``n_coded``, the coding rate, MCA concordance, the coding rates by collection mode;
+    - ratios of the two (precision, coverage at a target precision, precision by collection
+      mode) divide the public part's right codings, scaled by the part's size, by the whole
+      file's codings: precision = public success rate / whole coding rate (at most 1). On a real
+      submission that is the public precision up to sampling noise (the split is a hash,
+      independent of what a team codes); on a probe it says nothing about the split.
+
+    A one-line probe of a public and of a private bulletin therefore gets the same answer unless
+    it codes the bulletin right. The warnings come from the reading (against the whole split)
+    and, when a coded SIRET is absent from the register, from scoring the whole submission once
+    more; the parts' own warnings are dropped: they quote CABBIs.
     """
     from datathon import evaluate
 
@@ -269,12 +306,59 @@ def _score_parts(sub: Any, ev_truth: pd.DataFrame, register: Register) -> tuple[
         metrics = _jsonable(evaluate.score(part_sub, part_truth, register_sirets=register.for_parts))
         metrics.pop("warnings", None)
         results.append(metrics)
-    warnings: list[str] = []
+    sirets = evaluate._siret_ints(frame["siret"])[0]
     coding = frame["rank"].to_numpy() == 1 if "rank" in frame else np.ones(len(frame), dtype=bool)
-    if register.absent(evaluate._siret_ints(frame["siret"])[0][coding]):
+    public = _blind_to_split(results[0], frame, truth, at, sirets, coding & line_known, line_public, register)
+    warnings: list[str] = []
+    if register.absent(sirets[coding]):
         whole = evaluate.score(sub, truth, register_sirets=register.sorted)
         warnings = [str(w) for w in whole.get("warnings", [])]
-    return results[0], results[1], warnings
+    return public, results[1], warnings
+
+
+def _blind_to_split(
+    public: dict, frame: pd.DataFrame, truth: pd.DataFrame, at: np.ndarray, sirets: np.ndarray,
+    rank_one: np.ndarray, line_public: np.ndarray, register: Register,
+) -> dict:  # fmt: skip
+    """The public part's metrics with every count of codings taken over the whole file (see
+    :func:`_score_parts`). Per submission line: ``at``, its bulletin's position in ``truth``;
+    ``sirets``, its SIRET as int64 (-1: blank); ``rank_one``, whether it is its bulletin's
+    coding line; ``line_public``, whether its bulletin is public."""
+    from datathon import evaluate
+
+    n = len(truth)
+    lines = np.flatnonzero(rank_one & (sirets >= 0))  # one per coded bulletin (the reader checked)
+    pred = np.full(n, -1, dtype=np.int64)
+    pred[at[lines]] = sirets[lines]
+    coded = pred >= 0
+    out = dict(public)
+    out["n_coded"] = int(coded.sum())
+    out["coding_rate"] = evaluate._rate(out["n_coded"], n)
+    out["precision"] = _precision(public["success_rate"], out["coding_rate"])
+    if "SIRETC" in truth:  # agreement with MCA where both coded: the truth plays no part in it
+        no_truth = np.full(n, -1, dtype=np.int64)
+        out["mca_concordance"] = evaluate._mca_metrics(truth, pred, no_truth, no_truth >= 0, n)["mca_concordance"]
+    if public.get("by_typcol"):
+        whole = evaluate._by_typcol(truth["TYPCOL"], coded, np.zeros(n, dtype=bool))
+        out["by_typcol"] = {
+            group: {**m, "coding_rate": whole[group]["coding_rate"],
+                    "precision": _precision(m["success_rate"], whole[group]["coding_rate"])}
+            for group, m in public["by_typcol"].items()
+        }  # fmt: skip
+    if public.get("coverage_at_precision") is not None:
+        # The public part's right codings, each weighing n / n_public, over all the codings.
+        true, _ = evaluate._siret_ints(truth[schema.TRUTH_COLUMN])
+        right = line_public[lines] & (sirets[lines] == true[at[lines]]) & register.lists(sirets[lines])
+        scores = frame["score"].to_numpy(dtype=np.float64)[lines]
+        out["coverage_at_precision"] = evaluate._coverage(scores, right * (n / public["n_bulletins"]), n)
+    return _jsonable(out)
+
+
+def _precision(success_rate: float | None, coding_rate: float | None) -> float | None:
+    """Precision as success rate / coding rate (the identity within one part), at most 1."""
+    if not coding_rate:
+        return None  # nothing coded, as the scorer says
+    return min(1.0, (success_rate or 0.0) / coding_rate)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -382,43 +466,45 @@ def init_event(
     mca_public, mca_private, _ = _score_parts(mca_sub, truth, Register.load(data, truth))
 
     created = _now().isoformat(timespec="seconds")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=target.parent))  # mode 0700
-    try:
-        salt_path = staging / SALT_FILE
-        salt_path.write_text(salt + "\n", encoding="ascii")
-        salt_path.chmod(0o600)
-        truth.to_parquet(staging / TRUTH_FILE, index=False)
-        (staging / TRUTH_FILE).chmod(0o600)  # the answers: the instructor's eyes only
-        config = EventConfig(
-            name=title,
-            data=str(data),
-            split=split,
-            quota=int(quota),
-            public_share=float(public_share),
-            rule=rule,
-            created=created,
-            truth_sha256=sha256_file(staging / TRUTH_FILE),
-            n_bulletins=len(truth),
-            n_public=n_public,
-            n_private=n_private,
-        )
-        reference = {
-            "team": REFERENCE_NAME,
-            "public_score": mca_public[RANKING_METRIC],
-            "private_score": mca_private[RANKING_METRIC],
-            "public_metrics": mca_public,
-            "private_metrics": mca_private,
-        }
-        Store.create(staging / DB_FILE, {"reference": reference, "revealed_at": None})
-        # event.json last: a directory without it is not an event, whatever else it holds.
-        (staging / EVENT_FILE).write_text(
-            json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-        replace_directory(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    # A full disk or a read-only parent: one line (StorageUnavailable), with the staging removed.
+    with storage_errors(target.parent):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=target.parent))  # mode 0700
+        try:
+            salt_path = staging / SALT_FILE
+            salt_path.write_text(salt + "\n", encoding="ascii")
+            salt_path.chmod(0o600)
+            truth.to_parquet(staging / TRUTH_FILE, index=False)
+            (staging / TRUTH_FILE).chmod(0o600)  # the answers: the instructor's eyes only
+            config = EventConfig(
+                name=title,
+                data=str(data),
+                split=split,
+                quota=int(quota),
+                public_share=float(public_share),
+                rule=rule,
+                created=created,
+                truth_sha256=sha256_file(staging / TRUTH_FILE),
+                n_bulletins=len(truth),
+                n_public=n_public,
+                n_private=n_private,
+            )
+            reference = {
+                "team": REFERENCE_NAME,
+                "public_score": mca_public[RANKING_METRIC],
+                "private_score": mca_private[RANKING_METRIC],
+                "public_metrics": mca_public,
+                "private_metrics": mca_private,
+            }
+            Store.create(staging / DB_FILE, {"reference": reference, "revealed_at": None})
+            # event.json last: a directory without it is not an event, whatever else it holds.
+            (staging / EVENT_FILE).write_text(
+                json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+            replace_directory(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return {"event": str(target), **config.__dict__, "mca_public_score": reference["public_score"]}
 
 
@@ -476,29 +562,104 @@ def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False)
                 raise UserError(
                     f"a team named {existing.name!r} already exists; use --reset-token to give it a new token"
                 )
+            twin = next((t for t in Store.teams(conn) if looks_like(name, t.name)), None)
+            if twin is not None:
+                raise UserError(
+                    f"{name!r} looks like the existing team {twin.name!r}; choose a name that reads differently"
+                )
             Store.insert_team(conn, name, hash_token(token), _now().isoformat(timespec="seconds"))
     return token
 
 
 def clean_team_name(name: str) -> str:
-    """A team name as stored: trimmed, inner whitespace collapsed, printable, 1-60 characters.
+    """A team name as stored: NFKC-normalised, trimmed, inner whitespace collapsed, 1-60 characters.
 
-    Any printable text is allowed (HTML included: every display escapes it), but not control
-    characters, which would garble the terminal and the projected page.
+    Any printable text is allowed (HTML included: every display escapes it), but refused in one
+    line: control characters, which would garble the terminal and the projected page; invisible
+    formatting characters (zero-width spaces, bidirectional overrides), which make two names look
+    alike or reorder a line; unassigned or private-use code points; a word that mixes scripts
+    (a Cyrillic 'а' in a Latin 'alpha'; Japanese, Chinese and Korean combinations with Latin are
+    fine); and a name that looks like the reference, MCA (see :func:`looks_like`). NFKC turns the
+    full-width 'ＭＣＡ' into 'MCA' and a non-breaking space into a space.
     """
     if not isinstance(name, str):
         raise UserError("a team name must be text")
-    cleaned = " ".join(name.split())
+    cleaned = " ".join(unicodedata.normalize("NFKC", name).split())
     if not cleaned:
         raise UserError("a team name cannot be empty")
     if len(cleaned) > MAX_TEAM_NAME:
         raise UserError(f"a team name has at most {MAX_TEAM_NAME} characters ({len(cleaned)} given)")
-    bad = [c for c in cleaned if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs")]
-    if bad:
-        raise UserError(f"a team name cannot contain control characters (found {bad[0]!r})")
-    if team_key(cleaned) in (REFERENCE_NAME.casefold(), f"{REFERENCE_NAME} (reference)".casefold()):
-        raise UserError(f"{cleaned!r} is the reference system's name; choose another team name")
+    bad = next((c for c in cleaned if unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs")), None)
+    if bad is not None:
+        what = unicodedata.name(bad, "an unassigned or private code point")
+        raise UserError(
+            f"a team name cannot contain control, invisible or unassigned characters (found U+{ord(bad):04X} {what})"
+        )
+    for word in cleaned.split():
+        scripts = _scripts(word)
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPTS_THAT_MIX):
+            raise UserError(
+                f"the word {word!r} of the team name mixes {' and '.join(sorted(s.title() for s in scripts))} "
+                "letters, which can look like another name: write each word in one script"
+            )
+    for reference in (REFERENCE_NAME, f"{REFERENCE_NAME} (reference)"):
+        if looks_like(cleaned, reference):
+            raise UserError(
+                f"{cleaned!r} is, or looks like, the reference system's name {reference!r}; choose another team name"
+            )
     return cleaned
+
+
+#: Scripts one word may combine (TR39's "highly restrictive" level): Latin with Japanese, with
+#: Chinese and Bopomofo, with Korean. Any other mix in one word is refused.
+_SCRIPTS_THAT_MIX = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+
+
+def _scripts(word: str) -> set[str]:
+    """The scripts of a word's letters (digits, punctuation and combining marks belong to none)."""
+    from confusable_homoglyphs import categories
+
+    return categories.unique_aliases(word) - {"COMMON", "INHERITED"}
+
+
+def looks_like(a: str, b: str) -> bool:
+    """Can the names ``a`` and ``b`` be confused on screen? True when their TR39 skeletons agree,
+    as typed, in lower case or in upper case (a Cyrillic 'М' looks like 'M', its lower case 'м'
+    does not look like 'm')."""
+    return any(_skeleton(fold(a)) == _skeleton(fold(b)) for fold in (str, str.casefold, str.upper))
+
+
+def _skeleton(text: str) -> str:
+    """Unicode TR39's skeleton: NFD, each character replaced by its prototype, NFD again."""
+    table = _prototypes()
+    mapped = "".join(table.get(c, c) for c in unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFD", mapped)
+
+
+@functools.lru_cache(maxsize=1)
+def _prototypes() -> dict[str, str]:
+    """Unicode's confusables.txt as a table character → prototype, from confusable_homoglyphs.
+
+    That package keeps each line ``source → prototype`` both ways round, and offers no skeleton
+    function. The data is closed under the mapping (a prototype is never a source), so a character
+    listed with one entry is a source when that entry is a sequence or a character listed with
+    several (its sources). When two characters list only each other, either may be the
+    prototype: both map to the smaller, which is all a comparison of skeletons needs.
+    """
+    from confusable_homoglyphs import confusables
+
+    data = confusables.confusables_data
+    table = {}
+    for char, entries in data.items():
+        if len(char) != 1 or len(entries) != 1:
+            continue  # a sequence, or a prototype listing its sources: maps to itself
+        target = entries[0]["c"]
+        table[char] = target if len(target) > 1 or len(data.get(target, ())) > 1 else min(char, target)
+    return table
 
 
 def _clean_event_name(name: str) -> str:
@@ -532,7 +693,13 @@ def _authenticate(conn, team: str, token: str) -> Team:
 
 
 def submit_file(
-    event: str | Path | Event, path: str | Path, *, team: str, token: str, now: dt.datetime | None = None
+    event: str | Path | Event,
+    path: str | Path,
+    *,
+    team: str,
+    token: str,
+    now: dt.datetime | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Validate, score and record the predictions file ``path`` for ``team``.
 
@@ -540,16 +707,22 @@ def submit_file(
     when the file, the token, the quota or the event's state refuses it.
     """
     path = Path(path)
-    return submit_source(event, path, team=team, token=token, filename=path.name, now=now)
+    return submit_source(event, path, team=team, token=token, filename=path.name, now=now, request_id=request_id)
 
 
 def submit_frame(
-    event: str | Path | Event, frame: pd.DataFrame, *, team: str, token: str, now: dt.datetime | None = None
+    event: str | Path | Event,
+    frame: pd.DataFrame,
+    *,
+    team: str,
+    token: str,
+    now: dt.datetime | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Like :func:`submit_file`, for a DataFrame with columns ``CABBI``, ``siret`` (+ optional ones)."""
     if not isinstance(frame, pd.DataFrame):
         raise SubmissionRefused(f"expected a pandas DataFrame, got {type(frame).__name__}", reason="bad_file")
-    return submit_source(event, frame, team=team, token=token, filename=None, now=now)
+    return submit_source(event, frame, team=team, token=token, filename=None, now=now, request_id=request_id)
 
 
 def submit_source(
@@ -560,6 +733,7 @@ def submit_source(
     token: str,
     filename: str | None = None,
     now: dt.datetime | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Validate, score and record a submission given as a path, bytes or a DataFrame.
 
@@ -567,10 +741,16 @@ def submit_source(
     quota (a quick read, so that a refused team does not wait for scoring), then the file, then
     scoring, and finally the quota again inside the write transaction, where it is exact.
 
+    ``request_id`` is the client's id for this submission, the same on each of its retries (the
+    server passes the ``X-Request-Id`` header). When the team already has a submission recorded
+    under it (the first attempt was committed, but its answer was lost), nothing is scored or
+    written and that submission's result is returned, with ``replay`` true and no quota used.
+
     The result holds the submission's id, its public metrics (``public``), its public success rate
     (``public_score``), the team's counted score under the event's rule (``team_score``), the
-    team's ``rank`` and ``n_ranked``, MCA's public score, the quota left today, ``warnings`` and
-    ``duplicate_of`` (the team's earlier submission with identical bytes, if any).
+    team's ``rank`` and ``n_ranked``, MCA's public score, the quota left today, ``warnings``,
+    ``duplicate_of`` (the team's earlier submission with identical bytes, if any), ``request_id``
+    and ``replay``.
     """
     ev = _event(event)
     fixed_time = now is not None  # tests and imports give the time; live submissions take it at insert
@@ -578,14 +758,16 @@ def submit_source(
     day = now.date().isoformat()
     config, store = ev.config, ev.store  # one consistent view, even if the event is re-created meanwhile
     quota = config.quota
+    request_id = _clean_request_id(request_id)
 
     with store.reading() as conn:
         found = _authenticate(conn, team, token)
+        recorded = request_id and Store.by_request_id(conn, found.id, request_id)
+        if recorded:
+            return _replay(config, conn, found, recorded, day, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
         _refuse_if_over_quota(found, Store.count_day(conn, found.id, day), quota, now)
 
-    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
-        raise SubmissionRefused(f"no such file: {source}", reason="bad_file")
     truth = ev.truth
     sub = _read(source, truth["CABBI"])
     frame = sub.frame
@@ -602,6 +784,9 @@ def submit_source(
             now = _now()
             day = now.date().isoformat()
         found = _authenticate(conn, team, token)
+        recorded = request_id and Store.by_request_id(conn, found.id, request_id)
+        if recorded:  # a retry that overtook its first attempt while it was being scored
+            return _replay(config, conn, found, recorded, day, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
         used = Store.count_day(conn, found.id, day)
         _refuse_if_over_quota(found, used, quota, now)
@@ -619,32 +804,67 @@ def submit_source(
             public_metrics=public,
             private_metrics=private,
             warnings=warnings,
+            request_id=request_id,
         )
-        teams = Store.teams(conn)
-        subs = Store.submissions(conn)
-        reference = Store.get_meta(conn, "reference")
+        recorded = {"id": submission_id, "submitted_at": now.isoformat(timespec="milliseconds"),
+                    "filename": filename, "sha256": sha256, "n_rows": int(len(frame)),
+                    "public_score": public[RANKING_METRIC], "public_metrics": public, "warnings": warnings}  # fmt: skip
+        return _answer(config, conn, found, recorded, duplicate_of, used + 1, request_id, replay=False)
 
-    board = _standings(config, teams, subs, None, reference)
-    row = next(r for r in board["teams"] if r["team_id"] == found.id)
+
+#: A client's request id: a UUID, or any 1-64 letters, digits, '.', '_' and '-' (the server's rule).
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _clean_request_id(request_id: Any) -> str | None:
+    """The request id as stored (None: the client sent none); anything odd is a bad request."""
+    if request_id is None or request_id == "":
+        return None
+    if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+        raise SubmissionRefused(
+            "a request id is 1-64 characters among A-Z a-z 0-9 . _ - (a UUID, say)", reason="bad_request"
+        )
+    return request_id
+
+
+def _replay(config: EventConfig, conn, team: Team, recorded, day: str, request_id: str) -> dict[str, Any]:
+    """The result of the submission already recorded under ``request_id``: nothing new is written
+    and no quota is used (``used_today`` is what the team has used so far)."""
+    row = dict(recorded)
+    row["public_metrics"] = json.loads(row["public_metrics"])
+    row["warnings"] = json.loads(row["warnings"])
+    duplicate_of = Store.first_with_sha256(conn, team.id, row["sha256"], before=row["id"])
+    return _answer(config, conn, team, row, duplicate_of, Store.count_day(conn, team.id, day), request_id, replay=True)
+
+
+def _answer(
+    config: EventConfig, conn, team: Team, recorded: dict, duplicate_of: int | None, used: int,
+    request_id: str | None, *, replay: bool,
+) -> dict[str, Any]:  # fmt: skip
+    """What a submission returns: the recorded submission, and the team's standing now."""
+    board = _standings(config, Store.teams(conn), Store.submissions(conn), None, Store.get_meta(conn, "reference"))
+    row = next(r for r in board["teams"] if r["team_id"] == team.id)
     return {
-        "submission": submission_id,
-        "team": found.name,
-        "submitted_at": now.isoformat(timespec="seconds"),
-        "filename": filename,
-        "sha256": sha256,
+        "submission": recorded["id"],
+        "team": team.name,
+        "submitted_at": dt.datetime.fromisoformat(recorded["submitted_at"]).isoformat(timespec="seconds"),
+        "filename": recorded["filename"],
+        "sha256": recorded["sha256"],
         "duplicate_of": duplicate_of,
-        "n_rows": int(len(frame)),
-        "public_score": public[RANKING_METRIC],
-        "public": team_view(public),
+        "n_rows": recorded["n_rows"],
+        "public_score": recorded["public_score"],
+        "public": team_view(recorded["public_metrics"]),
         "team_score": row["public_score"],
         "rule": config.rule,
         "rank": row["rank"],
         "n_ranked": sum(1 for r in board["teams"] if r["rank"] is not None),
-        "mca_public_score": reference["public_score"],
-        "quota": quota,
-        "used_today": used + 1,
-        "remaining_today": quota - used - 1,
-        "warnings": warnings,
+        "mca_public_score": board["reference"]["public_score"],
+        "quota": config.quota,
+        "used_today": used,
+        "remaining_today": max(config.quota - used, 0),
+        "warnings": recorded["warnings"],
+        "request_id": request_id,
+        "replay": replay,
     }
 
 
@@ -815,3 +1035,15 @@ def _hhmm(iso: str) -> str:
         return dt.datetime.fromisoformat(iso).astimezone().strftime("%Y-%m-%d %H:%M")
     except (TypeError, ValueError):
         return str(iso)
+
+
+def authenticate(event: str | Path | Event, team: str, token: str) -> None:
+    """Check ``token`` for ``team`` and nothing else (no file, no quota, nothing written).
+
+    What the web server asks before it reads the first byte of an upload, so that a request
+    without a valid token costs one indexed read. Raises :class:`SubmissionRefused` (``bad_token``,
+    or ``bad_request`` without a team), as :func:`submit_source` would.
+    """
+    ev = _event(event)
+    with ev.store.reading() as conn:
+        _authenticate(conn, team, token)

@@ -17,19 +17,35 @@ Two rules keep refused submissions from touching any event file:
 
 Team tokens are stored as their SHA-256, never in clear. A token is 144 random bits, so a plain
 (fast, unsalted) hash is enough: there is no dictionary to attack.
+
+A submission may carry the client's *request id* (one per ``datathon submit`` or
+``datathon.submit`` call, reused by its retries): it is unique per team, so a retry after a lost
+answer finds the recorded submission instead of inserting a second one. Databases made before
+request ids existed get the column and its unique index when an event is opened
+(:meth:`Store.migrate`).
+
+When SQLite or the file system cannot do its job (disk full, read-only directory, permission
+denied, I/O error, a lock held past :data:`BUSY_TIMEOUT`), every method raises
+:class:`~datathon.leaderboard.StorageUnavailable`, one line, after the transaction has been
+rolled back.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import json
+import os
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from datathon.leaderboard import StorageUnavailable
+
+SCHEMA_VERSION = 2  # 2: submissions.request_id
 
 #: How long a connection waits for another process's write lock before giving up (seconds).
 #: Scoring happens outside the transaction, so a lock is only ever held for a few milliseconds;
@@ -60,11 +76,77 @@ CREATE TABLE submissions (
     private_score    REAL NOT NULL,            -- success rate on the private part (hidden until reveal)
     public_metrics   TEXT NOT NULL,            -- JSON: every metric on the public part
     private_metrics  TEXT NOT NULL,            -- JSON: every metric on the private part
-    warnings         TEXT NOT NULL             -- JSON list of strings
+    warnings         TEXT NOT NULL,            -- JSON list of strings
+    request_id       TEXT                      -- the client's id for this submission (retries reuse it)
 );
 CREATE INDEX submissions_team_day ON submissions (team_id, day);
 CREATE INDEX submissions_sha256 ON submissions (sha256);
+CREATE UNIQUE INDEX submissions_request ON submissions (team_id, request_id);
 """
+#: What :meth:`Store.migrate` adds to a version-1 database (NULL ids never collide: SQLite's unique
+#: indexes treat NULLs as distinct).
+_MIGRATION = (
+    "ALTER TABLE submissions ADD COLUMN request_id TEXT",
+    "CREATE UNIQUE INDEX IF NOT EXISTS submissions_request ON submissions (team_id, request_id)",
+)
+
+#: File-system errors that mean "this storage cannot be used now", not a bug.
+_UNAVAILABLE_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "it is on a read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EIO: "disk I/O error",
+}
+#: SQLite's words for the same (its error names are checked first, these are the fallback).
+_UNAVAILABLE_SQLITE = {
+    "SQLITE_BUSY": "busy", "SQLITE_LOCKED": "busy", "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "it is read-only", "SQLITE_IOERR": "disk I/O error",
+    "SQLITE_CANTOPEN": "the database file cannot be opened", "SQLITE_PERM": "permission denied",
+}  # fmt: skip
+_UNAVAILABLE_TEXT = {
+    "database is locked": "busy", "database table is locked": "busy", "database or disk is full": "the disk is full",
+    "readonly database": "it is read-only", "disk i/o error": "disk I/O error",
+    "unable to open database file": "the database file cannot be opened",
+}  # fmt: skip
+
+
+def storage_problem(err: BaseException) -> str | None:
+    """What keeps the storage from working, in a few words, if ``err`` is such a failure; else None."""
+    if isinstance(err, sqlite3.Error):
+        name = getattr(err, "sqlite_errorname", "") or ""
+        for prefix, problem in _UNAVAILABLE_SQLITE.items():
+            if name == prefix or name.startswith(prefix + "_"):
+                return problem
+        text = str(err).lower()
+        return next((problem for words, problem in _UNAVAILABLE_TEXT.items() if words in text), None)
+    if isinstance(err, OSError):
+        return _UNAVAILABLE_ERRNOS.get(err.errno)
+    return None
+
+
+@contextlib.contextmanager
+def storage_errors(where: Path) -> Iterator[None]:
+    """Turn SQLite's and the file system's storage failures inside the block into one-line
+    :class:`~datathon.leaderboard.StorageUnavailable` errors naming ``where``; anything else
+    (a refusal, a bug) passes through unchanged."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as err:
+        problem = storage_problem(err)
+        if problem is None:
+            raise
+        if problem == "busy":
+            raise StorageUnavailable(
+                f"the event database {where} is locked by another process (waited {BUSY_TIMEOUT:g} s); "
+                "nothing was recorded: try again in a moment"
+            ) from None
+        problem = _diagnose(where) or problem  # SQLite often says only "disk I/O error" or "cannot open"
+        remedy = "free some space" if "full" in problem or "quota" in problem else "make the event directory writable"
+        raise StorageUnavailable(
+            f"cannot use the event storage {where}: {problem}; nothing was written — {remedy}, then try again"
+        ) from None
 
 
 def hash_token(token: str) -> str:
@@ -104,23 +186,38 @@ class Store:
         path = Path(path)
         if path.exists():
             raise FileExistsError(path)
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file itself
-            conn.execute("BEGIN")
-            # One statement at a time: executescript() would commit our transaction first.
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            rows = {"schema_version": SCHEMA_VERSION, **meta}
-            conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()],
-            )
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        with storage_errors(path.parent):
+            conn = sqlite3.connect(path, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the file itself
+                conn.execute("BEGIN")
+                # One statement at a time: executescript() would commit our transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                rows = {"schema_version": SCHEMA_VERSION, **meta}
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v, ensure_ascii=False)) for k, v in rows.items()],
+                )
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
         return cls(path)
+
+    def migrate(self) -> None:
+        """Bring a database made by an older kit to :data:`SCHEMA_VERSION` (adds the request id
+        column and its unique index); does nothing, and writes nothing, when it is current."""
+        with self.reading() as conn:
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(submissions)")}
+        if "request_id" in columns:
+            return
+        with self.writing() as conn:
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(submissions)")}
+            if "request_id" not in columns:  # another process may have migrated meanwhile
+                for statement in _MIGRATION:
+                    conn.execute(statement)
+                self.set_meta(conn, "schema_version", SCHEMA_VERSION)
 
     def _connect(self) -> sqlite3.Connection:
         if not self.path.is_file():
@@ -140,36 +237,36 @@ class Store:
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A connection inside a read transaction: one consistent snapshot, nothing written."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN DEFERRED")
-            yield conn
-        finally:
+        with storage_errors(self.path):
+            conn = self._connect()
             try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            conn.close()
+                conn.execute("BEGIN DEFERRED")
+                yield conn
+            finally:
+                _rollback(conn)
+                conn.close()
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
         """A connection inside ``BEGIN IMMEDIATE``: the write lock is taken before any read.
 
         Taking the lock first is what makes check-then-insert atomic: no other process can insert
-        between our count and our insert. Commits on success; rolls back on any exception, so a
-        refusal raised inside the block leaves the database file untouched.
+        between our count and our insert. Commits on success; rolls back on any exception (a
+        refusal raised inside the block, or a write or commit that fails for a full disk), so a
+        failure leaves the database file untouched.
         """
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with storage_errors(self.path):
+            conn = self._connect()
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    _rollback(conn)
+                    raise
+            finally:
+                conn.close()
 
     # -- meta --------------------------------------------------------------------------------
 
@@ -225,11 +322,11 @@ class Store:
         return int(row["n"])
 
     @staticmethod
-    def first_with_sha256(conn: sqlite3.Connection, team_id: int, sha256: str) -> int | None:
-        """The id of the team's earliest submission with these bytes, or None."""
+    def first_with_sha256(conn: sqlite3.Connection, team_id: int, sha256: str, before: int | None = None) -> int | None:
+        """The id of the team's earliest submission with these bytes (older than ``before``), or None."""
         row = conn.execute(
-            "SELECT MIN(id) AS id FROM submissions WHERE team_id = ? AND sha256 = ?",
-            (team_id, sha256),
+            "SELECT MIN(id) AS id FROM submissions WHERE team_id = ? AND sha256 = ? AND id < ?",
+            (team_id, sha256, 2**63 - 1 if before is None else before),
         ).fetchone()
         return None if row["id"] is None else int(row["id"])
 
@@ -242,6 +339,15 @@ class Store:
         marks = ", ".join("?" for _ in fields)
         cur = conn.execute(f"INSERT INTO submissions ({columns}) VALUES ({marks})", tuple(fields.values()))
         return int(cur.lastrowid)
+
+    @staticmethod
+    def by_request_id(conn: sqlite3.Connection, team_id: int, request_id: str) -> sqlite3.Row | None:
+        """The team's submission recorded under the client's ``request_id``, or None."""
+        return conn.execute(
+            "SELECT id, submitted_at, day, filename, sha256, n_rows, public_score, public_metrics, warnings "
+            "FROM submissions WHERE team_id = ? AND request_id = ?",
+            (team_id, request_id),
+        ).fetchone()
 
     @staticmethod
     def submissions(conn: sqlite3.Connection) -> list[sqlite3.Row]:
@@ -264,5 +370,31 @@ class Store:
 
 
 def team_key(name: str) -> str:
-    """The key under which team names are unique: casefolded, inner spaces collapsed."""
-    return " ".join(name.split()).casefold()
+    """The key under which team names are unique: NFKC-normalised, casefolded, inner spaces
+    collapsed (so 'ＡＬＰＨＡ', typed on a full-width keyboard, finds 'Alpha')."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _diagnose(where: Path) -> str | None:
+    """Why the directory of ``where`` (a file or a directory) cannot be written, if the file
+    system says: read-only, not writable for this user, or full."""
+    directory = where if where.is_dir() else where.parent
+    try:
+        fs = os.statvfs(directory)
+    except OSError:
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return "it is on a read-only file system"
+    if not os.access(directory, os.W_OK):
+        return "its directory is not writable for this user"
+    if fs.f_bavail == 0:
+        return "the disk is full"
+    return None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back whatever is open; a connection with no transaction (or a broken one) is fine."""
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass

@@ -298,8 +298,6 @@ def grade(
     result (see the module docstring for the whole design).
     """
     jobs = parse_jobs(jobs)
-    if not trusted:
-        sandbox.require(jobs)
     data_dir = _grading_data(data)
     # nbgrader migrates a gradebook by running the `alembic` script, found on PATH: make it the one
     # beside this Python (the venv's bin/, which `make` does not put on PATH).
@@ -327,6 +325,8 @@ def grade(
             raise UserError(f"no collected submission of {assignment!r} by {', '.join(map(repr, missing))} "
                             f"(collected: {', '.join(collected)})")
         collected = [s for s in collected if s in set(students)]
+    if not trusted:  # after the arguments: a mistyped assignment is the first thing to hear about
+        sandbox.require(jobs)
 
     run = GradeRun(assignment=assignment, course=course_.directory, jobs=jobs, sandboxed=not trusted, data=data_dir)
     start = time.perf_counter()

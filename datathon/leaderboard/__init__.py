@@ -8,6 +8,7 @@ Modules, one job each:
 - :mod:`~datathon.leaderboard.store`: the SQLite database (WAL, atomic quota, hashed tokens,
   request ids that make a retried submission count once, :class:`StorageUnavailable`);
 - :mod:`~datathon.leaderboard.split`: the salted-hash public/private split;
+- :mod:`~datathon.leaderboard.slips`: the printable page of token slips;
 - :mod:`~datathon.leaderboard.plot`: score-over-time series (and a matplotlib figure);
 - :mod:`~datathon.leaderboard.server`: the Tornado page, JSON API and submission endpoint;
 - :mod:`~datathon.leaderboard.client`: ``datathon.submit(...)``, the notebook helper.
@@ -32,7 +33,7 @@ REASONS = {
     "bad_token": 401,  # unknown team, wrong token, or another team's token
     "closed": 409,  # the event has been revealed: no more submissions
     "too_large": 413,  # the request body is over the server's limit
-    "quota": 429,  # the team's daily quota is used up
+    "quota": 429,  # the team's quota (of the day, or of the event) is used up
     "unreachable": 503,  # (client side) the server could not be reached
     "server_error": 500,  # (client side) the server failed
     "busy": 503,  # the server is receiving or scoring as many uploads as it takes: retry soon

@@ -65,7 +65,8 @@ class SubmissionResult(dict):
         if self.get("mca_public_score") is not None:
             parts.append(f"· MCA {_pct(self['mca_public_score'])}")
         if self.get("remaining_today") is not None:
-            parts.append(f"· {self['remaining_today']} submission(s) left today")
+            period = "for the event" if self.get("quota_per") == "event" else "today"
+            parts.append(f"· {self['remaining_today']} submission(s) left {period}")
         return " ".join(parts)
 
     def __str__(self) -> str:

@@ -1,7 +1,8 @@
 """The leaderboard's commands for ``datathon`` (wired in :mod:`datathon.cli`): parse, forward to
 :mod:`datathon.leaderboard.service`, print.
 
-``datathon leaderboard init|add-team|show|reveal``, ``datathon submit``, ``datathon serve``.
+``datathon leaderboard init|add-team|teams|slips|set|show|reveal``, ``datathon submit``,
+``datathon serve``.
 Argument parsing only needs the standard library, so ``datathon --help`` stays fast; the
 service (pandas) is imported when a command runs.
 """
@@ -27,7 +28,7 @@ TEAM_ENV = "DATATHON_TEAM"
 def add_leaderboard(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "leaderboard",
-        help="run an event's leaderboard (init, add-team, show, reveal)",
+        help="run an event's leaderboard (init, add-team, teams, slips, set, show, reveal)",
         description="An event directory holds the leaderboard of one event: its configuration, "
         "the secret of the public/private split, a copy of the test truth and an SQLite database "
         "of teams and submissions.",
@@ -45,7 +46,11 @@ def add_leaderboard(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--event", required=True, type=Path, metavar="EV", help="event directory to create")
     i.add_argument("--data", required=True, type=Path, metavar="DIR", help="data directory with the test truth")
     i.add_argument("--quota", type=int, default=None, metavar="N",
-                   help="submissions per team and per day (default: 5)")  # fmt: skip
+                   help="submissions per team and per day, or for the whole event with --quota-per event (default: 5)")  # fmt: skip
+    i.add_argument("--quota-per", choices=["day", "event"], default=None,
+                   help="what the quota counts: submissions per calendar day, or in all (default: day)")  # fmt: skip
+    i.add_argument("--timezone", default=None, metavar="TZ",
+                   help="the time zone quota days are counted in, e.g. Europe/Paris (default: the machine's)")  # fmt: skip
     i.add_argument("--public-share", type=float, default=None, metavar="SHARE",
                    help="share of the test bulletins scored live, the rest at the reveal (default: 0.5)")  # fmt: skip
     i.add_argument("--rule", choices=["best", "last"], default=None,
@@ -64,6 +69,33 @@ def add_leaderboard(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--event", required=True, type=Path, metavar="EV")
     a.add_argument("--reset-token", action="store_true", help="give an existing team a new token (the old one stops working)")
     a.set_defaults(func=_cmd_add_team)
+
+    _add_teams(verbs)
+
+    sl = verbs.add_parser(
+        "slips",
+        help="print every team's token on a slip: RE-ISSUES the tokens (every previous token stops working)",
+        description="Write one printable HTML page (A4, cut lines) with a slip per team: the event, the "
+        "team, its token and the submit command. Tokens are stored hashed, so they can only be printed "
+        "when issued: this RE-ISSUES the tokens of every team (or of --teams), and EVERY PREVIOUS TOKEN "
+        "OF THOSE TEAMS STOPS WORKING. The page holds secrets: it is written with mode 0600.",
+    )
+    sl.add_argument("--event", required=True, type=Path, metavar="EV")
+    sl.add_argument("--out", required=True, type=Path, metavar="FILE", help="the HTML page to write (e.g. slips.html)")
+    sl.add_argument("--server", metavar="URL", help="the leaderboard's address, printed on each slip")
+    sl.add_argument("--teams", nargs="+", metavar="NAME", help="only these teams (default: every team)")
+    sl.add_argument("--force", action="store_true", help="replace an existing --out file")
+    sl.set_defaults(func=_cmd_slips)
+
+    st = verbs.add_parser(
+        "set",
+        help="change the quota during the event",
+        description="Change the quota (and what it counts); the next submission is counted under the new value.",
+    )
+    st.add_argument("--event", required=True, type=Path, metavar="EV")
+    st.add_argument("--quota", type=int, default=None, metavar="N", help="submissions per team and per day, or in all")
+    st.add_argument("--quota-per", choices=["day", "event"], default=None, help="per calendar day, or for the whole event")
+    st.set_defaults(func=_cmd_set)
 
     s = verbs.add_parser(
         "show",
@@ -86,16 +118,125 @@ def add_leaderboard(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=_cmd_reveal)
 
 
+def _add_teams(verbs: argparse._SubParsersAction) -> None:
+    """``datathon leaderboard teams list|rename|remove|reissue|import``."""
+    t = verbs.add_parser("teams", help="list, rename, remove or import teams; give one a new token",
+                         description="Manage the event's teams (every change is one transaction: all or nothing).")  # fmt: skip
+    tv = t.add_subparsers(dest="teams_command", metavar="VERB")
+    tv.required = True
+
+    def verb(name: str, func, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        p = tv.add_parser(name, help=help, description=description or help)
+        p.add_argument("--event", required=True, type=Path, metavar="EV")
+        p.set_defaults(func=func)
+        return p
+
+    verb("list", _cmd_teams_list, "each team's name, creation time, submissions and last submission (no token)")
+    p = verb("rename", _cmd_teams_rename, "rename a team (its token and submissions stay)")
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p = verb("remove", _cmd_teams_remove, "take a team out of the event",
+             "Take a team out of the event: its token stops working and it leaves the standings. Nothing is "
+             "deleted: its submissions stay recorded, counted nowhere, and its name stays taken.")  # fmt: skip
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--force", action="store_true", help="remove it even though it has submissions")
+    p = verb("reissue", _cmd_teams_reissue, "give a team a new token (the old one stops working); printed once")
+    p.add_argument("name", metavar="NAME")
+    p = verb("import", _cmd_teams_import, "create the teams of a participants CSV (a 'team' column)",
+             "Create each team named in the 'team' column of a participants CSV (login,name,email,team is "
+             "fine), once. One bad or look-alike name refuses the whole file, with nothing written. Tokens "
+             "are not printed: print them with `datathon leaderboard slips`.")  # fmt: skip
+    p.add_argument("file", type=Path, metavar="FILE")
+
+
+def _cmd_teams_list(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    teams = service.list_teams(args.event)
+    rows = [[t["team"], _when(t["created_at"]), str(t["submissions"]), _when(t["last_submission"]),
+             f"removed {_when(t['removed_at'])}" if t["removed_at"] else ""] for t in teams]  # fmt: skip
+    header = ["team", "created", "submissions", "last_submission", ""]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        print("  ".join(v.rjust(w) if i == 2 else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip())
+    if not teams:
+        print("(no team yet: datathon leaderboard add-team NAME --event EV, or teams import FILE)")
+    return 0
+
+
+def _cmd_teams_rename(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    new = service.rename_team(args.event, args.old, args.new)
+    print(f"renamed team {args.old!r} to {new!r}; its token is unchanged: it now submits as --team {new!r}")
+    return 0
+
+
+def _cmd_teams_remove(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    done = service.remove_team(args.event, args.name, force=args.force)
+    kept = f"; its {done['submissions']} submission(s) stay recorded, out of the standings" if done["submissions"] else ""
+    print(f"removed team {done['team']!r}: its token no longer works{kept}")
+    return 0
+
+
+def _cmd_teams_reissue(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    [(name, token)] = service.reissue_tokens(args.event, [args.name]).items()
+    # The token must stay the last word, as with add-team.
+    print(f"new token for team {name!r} (the old one no longer works; shown only now): {token}")
+    return 0
+
+
+def _cmd_teams_import(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    done = service.import_teams(args.event, args.file)
+    created, existing = list(done["created"]), done["existing"]
+    print(f"created {len(created)} team(s): {', '.join(map(repr, created)) or '–'}")
+    print(f"already in the event, unchanged: {len(existing)}: {', '.join(map(repr, existing)) or '–'}")
+    if created:
+        print(f"next: print their tokens with datathon leaderboard slips --event {args.event} --out slips.html")
+    return 0
+
+
+def _cmd_slips(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    done = service.write_slips(args.event, args.out, server=args.server, teams=args.teams, force=args.force)
+    print(f"wrote {len(done['teams'])} slip(s) to {done['out']} (mode 0600: it holds the tokens)")
+    print(f"NEW TOKENS ISSUED: every previous token of {', '.join(map(repr, done['teams']))} stops working now; "
+          "hand out these slips")  # fmt: skip
+    return 0
+
+
+def _cmd_set(args: argparse.Namespace) -> int:
+    from datathon.leaderboard import service
+
+    if args.quota is None and args.quota_per is None:
+        raise UserError("nothing to change: give --quota N and/or --quota-per day|event")
+    config = service.set_quota(args.event, quota=args.quota, quota_per=args.quota_per)
+    print(f"quota of {config.name!r}: {config.quota} submissions per team {_per(config.quota_per)}, "
+          "from the next submission")  # fmt: skip
+    return 0
+
+
+def _per(quota_per: str | None) -> str:
+    return "for the whole event" if quota_per == "event" else "per day"
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     from datathon.leaderboard import service
 
-    options = {k: v for k, v in (("quota", args.quota), ("public_share", args.public_share), ("rule", args.rule))
-               if v is not None}  # fmt: skip
+    options = {k: v for k, v in (("quota", args.quota), ("public_share", args.public_share), ("rule", args.rule),
+                                 ("quota_per", args.quota_per), ("timezone", args.timezone)) if v is not None}  # fmt: skip
     summary = service.init_event(args.event, args.data, name=args.name, force=args.force, **options)
     print(
         f"created event {summary['name']!r} in {summary['event']}: {summary['n_bulletins']:,} test bulletins, "
         f"{summary['n_public']:,} public / {summary['n_private']:,} private; quota {summary['quota']} per team "
-        f"and per day; rule: {summary['rule']}; MCA public success rate {_pct(summary['mca_public_score'])}"
+        f"{_per(summary['quota_per'])}; rule: {summary['rule']}; MCA public success rate {_pct(summary['mca_public_score'])}"
     )
     print(f"next: datathon leaderboard add-team NAME --event {summary['event']}")
     return 0
@@ -151,7 +292,7 @@ def format_standings(board: dict[str, Any]) -> str:
         header = ["rank", "team", "private_score", "public_score", "public_rank", "submissions", "last_submission"]
     else:
         title = (f"public leaderboard of {ev['name']!r} ({ev['n_public']:,} of {total:,} bulletins), "
-                 f"rule: {ev['rule']}, quota: {ev['quota']} per day")  # fmt: skip
+                 f"rule: {ev['rule']}, quota: {ev['quota']} {_per(ev.get('quota_per'))}")  # fmt: skip
         header = ["rank", "team", "public_score", "submissions", "last_submission"]
 
     def cells(row: dict[str, Any], reference: bool = False) -> list[str]:
@@ -286,7 +427,8 @@ def format_result(result: dict[str, Any]) -> str:
         if rank is not None
         else "rank: –"
     )
-    lines.append(f"quota: {result.get('remaining_today')} of {result.get('quota')} submissions left today")
+    period = "for the event" if result.get("quota_per") == "event" else "today"
+    lines.append(f"quota: {result.get('remaining_today')} of {result.get('quota')} submissions left {period}")
     lines.append(f"request id: {result.get('request_id')}"
                  + (" (already recorded: this retry counted nothing)" if result.get("replay") else ""))  # fmt: skip
     lines += [f"warning: {w}" for w in result.get("warnings", [])]

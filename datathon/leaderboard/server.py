@@ -781,7 +781,8 @@ def page_context(board: dict[str, Any]) -> dict[str, Any]:
         "columns": columns,
         "rows": rows,
         "updated": _hhmm(board["generated_at"], seconds=True),
-        "rule_text": f"each team's {rule} counts · quota {ev['quota']} per day",
+        "rule_text": f"each team's {rule} counts · quota {ev['quota']} "
+        + ("for the event" if ev.get("quota_per") == "event" else "per day"),
     }
 
 

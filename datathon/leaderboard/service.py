@@ -12,14 +12,22 @@ The truth is *copied* so that an event's scores stay reproducible even if the da
 regenerated afterwards; the register is *referenced* (``data``): a coded SIRET absent from it
 counts as wrong, with a warning (if the data directory has gone, scoring goes on without it).
 
-Life cycle: :func:`init_event` → :func:`add_team` (one per team) → :func:`submit_file` /
+Life cycle: :func:`init_event` → :func:`add_team` (one per team) or :func:`import_teams` (a
+participants CSV) → :func:`reissue_tokens` (printable slips) → :func:`submit_file` /
 :func:`submit_frame` (many) → :func:`standings` (any time) → :func:`reveal` (once, at the end).
+During the event: :func:`list_teams`, :func:`rename_team`, :func:`remove_team`,
+:func:`reissue_token`, :func:`set_quota`.
 
 Guarantees:
 
 - a refused submission (bad file, bad token, quota, event over) writes nothing at all: every event
   file keeps its bytes and modification time (see :mod:`datathon.leaderboard.store`);
-- the daily quota is checked and the submission inserted in one ``BEGIN IMMEDIATE`` transaction;
+- the quota (per day, counted in the event's time zone, or for the whole event) is checked and
+  the submission inserted in one ``BEGIN IMMEDIATE`` transaction, which reads the quota from
+  ``event.json`` as it is then (``set`` changes it during the event, atomically);
+- every change to the teams is one ``BEGIN IMMEDIATE`` transaction: a refused rename, removal or
+  import writes nothing; a removed team keeps its rows (``removed_at``) but leaves the standings,
+  and its token stops working;
 - a retry carrying the request id of a recorded submission gets that submission back (``replay``)
   and is neither scored nor counted again;
 - private scores are stored from the first submission but returned by nothing before the reveal,
@@ -27,12 +35,14 @@ Guarantees:
 - a storage failure (disk full, read-only, locked) is one line,
   :class:`~datathon.leaderboard.StorageUnavailable`, with nothing half-written;
 - team names are NFKC-normalised and may not look like another team's or MCA's
-  (:func:`clean_team_name`).
+  (:func:`clean_team_name`, :func:`_refuse_lookalike`), whether added, renamed or imported.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
+import io
 import hashlib
 import json
 import math
@@ -42,6 +52,7 @@ import shutil
 import tempfile
 import threading
 import unicodedata
+import zoneinfo
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,7 +62,7 @@ import pandas as pd
 
 from datathon import schema
 from datathon.errors import UserError
-from datathon.files import replace_directory, sha256_file
+from datathon.files import replace_directory, sha256_file, written_atomically
 from datathon.leaderboard import SubmissionRefused
 from datathon.leaderboard import plot as _plot
 from datathon.leaderboard.split import make_salt, public_mask
@@ -66,6 +77,9 @@ EVENT_VERSION = 1
 
 RULES = ("best", "last")
 DEFAULT_QUOTA = 5  # per team and per day, as on Kaggle: enough to iterate, too few to probe the public part
+#: What the quota counts: submissions per calendar day (in the event's time zone), or in all.
+QUOTA_PER = ("day", "event")
+DEFAULT_QUOTA_PER = "day"
 DEFAULT_PUBLIC_SHARE = 0.5
 DEFAULT_RULE = "best"
 #: The metric that ranks teams (DESIGN.md §6: *taux de codages réussis*).
@@ -84,7 +98,10 @@ MAX_FILENAME = 200
 
 @dataclass(frozen=True)
 class EventConfig:
-    """``event.json``: fixed at ``init``; the reveal is recorded in the database, not here."""
+    """``event.json``: fixed at ``init`` except the quota (``set``); the reveal is recorded in
+    the database, not here. ``timezone`` (an IANA name) is where quota days are counted; None,
+    the machine's local time. Files written before ``quota_per`` and ``timezone`` existed read
+    as ``day`` and None."""
 
     name: str
     data: str  # absolute path of the data directory the truth was copied from
@@ -97,6 +114,8 @@ class EventConfig:
     n_bulletins: int
     n_public: int
     n_private: int
+    quota_per: str = DEFAULT_QUOTA_PER
+    timezone: str | None = None
     format: str = EVENT_FORMAT
     version: int = EVENT_VERSION
 
@@ -124,14 +143,20 @@ class Event:
         self._register: Register | None = None
 
     def refresh(self) -> Event:
-        """Forget the caches if the event was re-created (``init --force``) since they were filled.
+        """Forget the caches if the event was re-created (``init --force``) since they were filled;
+        only re-read the configuration if ``set`` changed its quota.
 
         A long-running server holds one Event; without this check it would go on scoring against
         the old event's truth and split. One ``stat`` per request: negligible.
         """
         with self._lock:
-            if _stamp(self.path / EVENT_FILE) != self._stamp:
-                self._load()
+            stamp = _stamp(self.path / EVENT_FILE)
+            if stamp != self._stamp:
+                config = _read_config(self.path)
+                if (config.created, config.truth_sha256) == (self.config.created, self.config.truth_sha256):
+                    self.config, self._stamp = config, stamp  # the same event, another quota
+                else:
+                    self._load()
         return self
 
     def __repr__(self) -> str:
@@ -416,6 +441,8 @@ def init_event(
     name: str | None = None,
     split: str = "test",
     force: bool = False,
+    quota_per: str = DEFAULT_QUOTA_PER,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """Create the event directory ``event`` from the data directory ``data``.
 
@@ -430,8 +457,8 @@ def init_event(
 
     target = Path(event).expanduser().resolve()
     data = Path(data).expanduser().resolve()
-    if isinstance(quota, bool) or not isinstance(quota, int) or quota < 1:
-        raise UserError(f"--quota must be a whole number of submissions per day, at least 1 (got {quota!r})")
+    _check_quota(quota, quota_per)
+    _zone(timezone)  # refuses an unknown time zone
     if not isinstance(public_share, (int, float)) or not 0.0 < float(public_share) < 1.0:
         raise UserError(f"--public-share must be strictly between 0 and 1 (got {public_share!r})")
     if rule not in RULES:
@@ -488,6 +515,8 @@ def init_event(
                 n_bulletins=len(truth),
                 n_public=n_public,
                 n_private=n_private,
+                quota_per=quota_per,
+                timezone=timezone,
             )
             reference = {
                 "team": REFERENCE_NAME,
@@ -498,14 +527,52 @@ def init_event(
             }
             Store.create(staging / DB_FILE, {"reference": reference, "revealed_at": None})
             # event.json last: a directory without it is not an event, whatever else it holds.
-            (staging / EVENT_FILE).write_text(
-                json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-            )
+            _write_config(staging, config)
             replace_directory(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return {"event": str(target), **config.__dict__, "mca_public_score": reference["public_score"]}
+
+
+def _write_config(event_dir: Path, config: EventConfig) -> None:
+    """Write ``event.json`` atomically (readers find the old file or the new one), mode 0644."""
+    with written_atomically(event_dir / EVENT_FILE) as tmp:
+        tmp.write_text(json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        tmp.chmod(0o644)
+
+
+def _check_quota(quota: Any, quota_per: Any) -> None:
+    if quota_per not in QUOTA_PER:
+        raise UserError(f"--quota-per must be one of {', '.join(QUOTA_PER)} (got {quota_per!r})")
+    if isinstance(quota, bool) or not isinstance(quota, int) or quota < 1:
+        raise UserError(f"--quota must be a whole number of submissions per {quota_per}, at least 1 (got {quota!r})")
+
+
+def _zone(timezone: str | None) -> zoneinfo.ZoneInfo | None:
+    """The event's time zone (None: the machine's local time); an unknown name is one line."""
+    if timezone is None:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise UserError(f"--timezone: unknown time zone {timezone!r} (an IANA name, such as Europe/Paris)") from None
+
+
+def set_quota(event: str | Path | Event, *, quota: int | None = None, quota_per: str | None = None) -> EventConfig:
+    """Change the quota during the event (``datathon leaderboard set``); returns the new configuration.
+
+    ``event.json`` is replaced atomically; every submission reads the quota inside its write
+    transaction, so the next one counts under the new value (submissions already recorded stay).
+    """
+    ev = _event(event)
+    config = ev.config
+    changed = replace(config, quota=config.quota if quota is None else quota,
+                      quota_per=config.quota_per if quota_per is None else quota_per)  # fmt: skip
+    _check_quota(changed.quota, changed.quota_per)
+    with storage_errors(ev.path):
+        _write_config(ev.path, changed)
+    return ev.refresh().config
 
 
 def _check_target(target: Path, force: bool) -> bool:
@@ -550,25 +617,195 @@ def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False)
     """
     ev = _event(event)
     name = clean_team_name(name)
-    token = new_token()
     with ev.store.writing() as conn:
-        existing = Store.team_by_name(conn, name)
         if reset_token:
-            if existing is None:
-                raise UserError(f"no team named {name!r} in this event (add it without --reset-token)")
-            Store.set_token(conn, existing.id, hash_token(token))
-        else:
-            if existing is not None:
-                raise UserError(
-                    f"a team named {existing.name!r} already exists; use --reset-token to give it a new token"
-                )
-            twin = next((t for t in Store.teams(conn) if looks_like(name, t.name)), None)
-            if twin is not None:
-                raise UserError(
-                    f"{name!r} looks like the existing team {twin.name!r}; choose a name that reads differently"
-                )
-            Store.insert_team(conn, name, hash_token(token), _now().isoformat(timespec="seconds"))
+            return next(iter(_reissue(conn, [name], hint=" (add it without --reset-token)").values()))
+        token = new_token()
+        existing = Store.team_by_name(conn, name)
+        if existing is not None:
+            raise UserError(f"a team named {existing.name!r} already exists; use --reset-token to give it a new token")
+        _refuse_lookalike(conn, name)
+        Store.insert_team(conn, name, hash_token(token), _now().isoformat(timespec="seconds"))
     return token
+
+
+def _existing_team(conn, name: str, hint: str = "") -> Team:
+    """The team called ``name``, which must exist and not be removed (one-line error otherwise)."""
+    found = Store.team_by_name(conn, name) if isinstance(name, str) else None
+    if found is None:
+        raise UserError(f"no team named {name!r} in this event{hint}")
+    if found.removed_at:
+        raise UserError(f"team {found.name!r} was removed from this event at {_hhmm(found.removed_at)}")
+    return found
+
+
+def _refuse_lookalike(conn, name: str, *, other_than: int | None = None) -> None:
+    """Refuse ``name`` if it looks like another team's (removed teams included: their names stay)."""
+    twin = next((t for t in Store.teams(conn, removed=True) if t.id != other_than and looks_like(name, t.name)), None)
+    if twin is not None:
+        raise UserError(f"{name!r} looks like the existing team {twin.name!r}; choose a name that reads differently")
+
+
+def _reissue(conn, names: list[str] | None, hint: str = "") -> dict[str, str]:
+    """New tokens for the named teams (every team still in the event when None), inside the
+    caller's write transaction; returns ``{team name: token}`` (the old tokens stop working)."""
+    targets = Store.teams(conn) if names is None else [_existing_team(conn, n, hint) for n in names]
+    tokens = {}
+    for team in targets:
+        token = new_token()
+        Store.set_token(conn, team.id, hash_token(token))
+        tokens[team.name] = token
+    return tokens
+
+
+def reissue_token(event: str | Path | Event, name: str) -> str:
+    """A new token for team ``name`` (the old one stops working at once); shown once."""
+    return next(iter(reissue_tokens(event, [name]).values()))
+
+
+def reissue_tokens(event: str | Path | Event, names: list[str] | None = None) -> dict[str, str]:
+    """New tokens for the named teams, or every team still in the event, in one transaction:
+    ``{team name: token}``. Every previous token of these teams stops working."""
+    ev = _event(event)
+    with ev.store.writing() as conn:
+        return _reissue(conn, names)
+
+
+def list_teams(event: str | Path | Event) -> list[dict[str, Any]]:
+    """Every team, in creation order, removed ones included: ``team``, ``created_at``,
+    ``removed_at`` (None while in the event), ``submissions`` and ``last_submission``. Never a
+    token nor its hash."""
+    ev = _event(event)
+    with ev.store.reading() as conn:
+        teams, subs = Store.teams(conn, removed=True), Store.submissions(conn)
+    own: dict[int, list] = {}
+    for sub in subs:
+        own.setdefault(sub["team_id"], []).append(sub)
+    return [
+        {"team": t.name, "created_at": t.created_at, "removed_at": t.removed_at, "submissions": len(own.get(t.id, [])),
+         "last_submission": own[t.id][-1]["submitted_at"] if own.get(t.id) else None}
+        for t in teams
+    ]  # fmt: skip
+
+
+def rename_team(event: str | Path | Event, old: str, new: str) -> str:
+    """Rename team ``old`` to ``new`` (cleaned and checked as :func:`add_team` does); returns the
+    name as stored. Its token and submissions stay; the team now submits under the new name."""
+    ev = _event(event)
+    new = clean_team_name(new)
+    with ev.store.writing() as conn:
+        team = _existing_team(conn, old)
+        other = Store.team_by_name(conn, new)
+        if other is not None and other.id != team.id:
+            raise UserError(f"a team named {other.name!r} already exists; choose another name")
+        _refuse_lookalike(conn, new, other_than=team.id)
+        Store.rename_team(conn, team.id, new)
+    return new
+
+
+def remove_team(event: str | Path | Event, name: str, *, force: bool = False) -> dict[str, Any]:
+    """Take team ``name`` out of the event: its token stops working and it leaves the standings.
+
+    Nothing is deleted: the team's row gets ``removed_at`` and its submissions stay recorded (but
+    count nowhere); its name stays taken. A team with submissions is removed only with ``force``.
+    Returns ``team`` and the number of its ``submissions``.
+    """
+    ev = _event(event)
+    with ev.store.writing() as conn:
+        team = _existing_team(conn, name)
+        n = Store.count_all(conn, team.id)
+        if n and not force:
+            raise UserError(
+                f"team {team.name!r} has {n} submission(s); add --force to remove it anyway "
+                "(they stay recorded, out of the standings)"
+            )
+        Store.remove_team(conn, team.id, _now().isoformat(timespec="seconds"))
+    return {"team": team.name, "submissions": n}
+
+
+def write_slips(
+    event: str | Path | Event, out: str | Path, *, server: str | None = None, teams: list[str] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Re-issue the tokens of ``teams`` (every team still in the event when None) and write their
+    printable slips to ``out`` (one HTML page, see :mod:`datathon.leaderboard.slips`).
+
+    Tokens are stored hashed, so a slip can only print a token at issue time: **every previous
+    token of these teams stops working**. The page is written to a temporary file (mode 0600)
+    inside the transaction that sets the new tokens and renamed into place once it has committed:
+    either the new tokens and their page exist, or the old tokens still work and ``out`` is
+    unchanged. An existing ``out`` is replaced only with ``force``. Returns ``out`` and ``teams``.
+    """
+    from datathon.leaderboard.slips import render_slips
+
+    ev = _event(event)
+    out = Path(out).expanduser().resolve()
+    if out.is_dir():
+        raise UserError(f"--out: {out} is a directory; give the path of the HTML file to write")
+    if out.exists() and not force:
+        raise UserError(f"--out: {out} already exists; add --force to replace it (or choose another path)")
+    if not out.parent.is_dir():
+        raise UserError(f"--out: no directory {out.parent}")
+    with storage_errors(out.parent), written_atomically(out) as tmp:
+        with ev.store.writing() as conn:
+            tokens = _reissue(conn, None if teams is None else list(dict.fromkeys(teams)))
+            if not tokens:
+                raise UserError("no team in this event yet: add teams first (add-team or teams import)")
+            tmp.write_text(render_slips(ev.config.name, tokens, server=server), encoding="utf-8")
+    return {"out": str(out), "teams": list(tokens)}
+
+
+#: The largest participants file ``import`` reads (60 participants take a few kB).
+MAX_IMPORT_BYTES = 1_000_000
+
+
+def import_teams(event: str | Path | Event, path: str | Path) -> dict[str, Any]:
+    """Create the teams of a participants CSV (a ``team`` column; ``login,name,email,team`` is
+    fine; comma, semicolon or tab separated), each once, in one transaction.
+
+    Returns ``created`` (``{team name: token}``, the tokens shown nowhere else) and ``existing``
+    (names already in the event). A bad or look-alike name, a missing ``team`` column or a team
+    removed from the event refuses the whole file, in one line naming the line, with nothing written.
+    """
+    from datathon.files import open_regular_file
+
+    ev = _event(event)
+    with open_regular_file(path, "participants file") as f:
+        raw = f.read(MAX_IMPORT_BYTES + 1)
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise UserError(f"{path}: a participants file has at most {MAX_IMPORT_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text: save the participants file as UTF-8 CSV") from None
+    header = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=header.count)
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = [c.strip().casefold() for c in next(rows, [])]
+    if "team" not in columns:
+        raise UserError(f"{path}: no 'team' column in the header (found: {', '.join(columns) or 'nothing'})")
+    at = columns.index("team")
+    created: dict[str, str] = {}
+    existing: list[str] = []
+    with ev.store.writing() as conn:
+        for line, row in enumerate(rows, start=2):
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line
+            try:
+                name = clean_team_name(row[at] if at < len(row) else "")
+                found = Store.team_by_name(conn, name)
+                if found is not None:
+                    known = _existing_team(conn, name).name
+                    if known not in created and known not in existing:
+                        existing.append(known)
+                    continue
+                _refuse_lookalike(conn, name)
+            except UserError as err:
+                raise UserError(f"{path}, line {line}: {err.message}; nothing was imported") from None
+            token = new_token()
+            Store.insert_team(conn, name, hash_token(token), _now().isoformat(timespec="seconds"))
+            created[name] = token
+    return {"created": created, "existing": existing}
 
 
 def clean_team_name(name: str) -> str:
@@ -677,6 +914,10 @@ def _authenticate(conn, team: str, token: str) -> Team:
     if not isinstance(token, str) or not token:
         raise SubmissionRefused(f"no token given for team {team!r}", reason="bad_token")
     found = Store.team_by_name(conn, team)
+    if found is not None and found.removed_at:
+        raise SubmissionRefused(
+            f"team {found.name!r} was removed from this event; ask the instructor", reason="bad_token"
+        )
     if found is None:
         raise SubmissionRefused(
             f"no team named {team!r} in this event; check the spelling, or ask the instructor",
@@ -755,18 +996,16 @@ def submit_source(
     ev = _event(event)
     fixed_time = now is not None  # tests and imports give the time; live submissions take it at insert
     now = now.astimezone() if fixed_time else _now()
-    day = now.date().isoformat()
     config, store = ev.config, ev.store  # one consistent view, even if the event is re-created meanwhile
-    quota = config.quota
     request_id = _clean_request_id(request_id)
 
     with store.reading() as conn:
         found = _authenticate(conn, team, token)
         recorded = request_id and Store.by_request_id(conn, found.id, request_id)
         if recorded:
-            return _replay(config, conn, found, recorded, day, request_id)
+            return _replay(config, conn, found, recorded, now, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
-        _refuse_if_over_quota(found, Store.count_day(conn, found.id, day), quota, now)
+        _refuse_if_over_quota(found, _quota_used(conn, config, found, now), config, now)
 
     truth = ev.truth
     sub = _read(source, truth["CABBI"])
@@ -779,23 +1018,24 @@ def submit_source(
     with store.writing() as conn:
         # Again, under the write lock: another process may have recorded a submission, reset the
         # team's token or revealed while we were scoring. Raising here rolls back: nothing written.
-        # The time is taken here too, so that submission ids and times grow together.
+        # The time is taken here too, so that submission ids and times grow together; the quota is
+        # read again from event.json, which `datathon leaderboard set` may have changed meanwhile.
         if not fixed_time:
             now = _now()
-            day = now.date().isoformat()
+        config = _with_current_quota(ev, config)
         found = _authenticate(conn, team, token)
         recorded = request_id and Store.by_request_id(conn, found.id, request_id)
         if recorded:  # a retry that overtook its first attempt while it was being scored
-            return _replay(config, conn, found, recorded, day, request_id)
+            return _replay(config, conn, found, recorded, now, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
-        used = Store.count_day(conn, found.id, day)
-        _refuse_if_over_quota(found, used, quota, now)
+        used = _quota_used(conn, config, found, now)
+        _refuse_if_over_quota(found, used, config, now)
         duplicate_of = Store.first_with_sha256(conn, found.id, sha256)
         submission_id = Store.insert_submission(
             conn,
             team_id=found.id,
             submitted_at=now.isoformat(timespec="milliseconds"),
-            day=day,
+            day=_quota_day(config, now),
             filename=filename,
             sha256=sha256,
             n_rows=int(len(frame)),
@@ -827,21 +1067,24 @@ def _clean_request_id(request_id: Any) -> str | None:
     return request_id
 
 
-def _replay(config: EventConfig, conn, team: Team, recorded, day: str, request_id: str) -> dict[str, Any]:
+def _replay(config: EventConfig, conn, team: Team, recorded, now: dt.datetime, request_id: str) -> dict[str, Any]:
     """The result of the submission already recorded under ``request_id``: nothing new is written
     and no quota is used (``used_today`` is what the team has used so far)."""
     row = dict(recorded)
     row["public_metrics"] = json.loads(row["public_metrics"])
     row["warnings"] = json.loads(row["warnings"])
     duplicate_of = Store.first_with_sha256(conn, team.id, row["sha256"], before=row["id"])
-    return _answer(config, conn, team, row, duplicate_of, Store.count_day(conn, team.id, day), request_id, replay=True)
+    return _answer(config, conn, team, row, duplicate_of, _quota_used(conn, config, team, now), request_id, replay=True)
 
 
 def _answer(
     config: EventConfig, conn, team: Team, recorded: dict, duplicate_of: int | None, used: int,
     request_id: str | None, *, replay: bool,
 ) -> dict[str, Any]:  # fmt: skip
-    """What a submission returns: the recorded submission, and the team's standing now."""
+    """What a submission returns: the recorded submission, and the team's standing now.
+
+    ``used_today`` and ``remaining_today`` count in the quota's period: today (in the event's
+    time zone) or, with ``quota_per`` ``event``, the whole event."""
     board = _standings(config, Store.teams(conn), Store.submissions(conn), None, Store.get_meta(conn, "reference"))
     row = next(r for r in board["teams"] if r["team_id"] == team.id)
     return {
@@ -860,6 +1103,7 @@ def _answer(
         "n_ranked": sum(1 for r in board["teams"] if r["rank"] is not None),
         "mca_public_score": board["reference"]["public_score"],
         "quota": config.quota,
+        "quota_per": config.quota_per,
         "used_today": used,
         "remaining_today": max(config.quota - used, 0),
         "warnings": recorded["warnings"],
@@ -877,16 +1121,43 @@ def _refuse_if_closed(revealed_at: Any) -> None:
         )
 
 
-def _refuse_if_over_quota(team: Team, used: int, quota: int, now: dt.datetime) -> None:
-    if used >= quota:
-        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=now.tzinfo)
-        wait = midnight - now
-        hours, minutes = divmod(int(wait.total_seconds()) // 60, 60)
+def _with_current_quota(ev: Event, config: EventConfig) -> EventConfig:
+    """``config`` with the quota ``event.json`` holds now (``set`` may have changed it)."""
+    current = _read_config(ev.path)
+    if (current.created, current.truth_sha256) != (config.created, config.truth_sha256):
+        return config  # re-created meanwhile (init --force): keep this submission's own view
+    return replace(config, quota=current.quota, quota_per=current.quota_per)
+
+
+def _quota_day(config: EventConfig, now: dt.datetime) -> str:
+    """The calendar day of ``now`` in the event's time zone (the ``day`` column)."""
+    return now.astimezone(_zone(config.timezone)).date().isoformat()
+
+
+def _quota_used(conn, config: EventConfig, team: Team, now: dt.datetime) -> int:
+    """How many submissions count against the team's quota at ``now``."""
+    if config.quota_per == "event":
+        return Store.count_all(conn, team.id)
+    return Store.count_day(conn, team.id, _quota_day(config, now))
+
+
+def _refuse_if_over_quota(team: Team, used: int, config: EventConfig, now: dt.datetime) -> None:
+    if used < config.quota:
+        return
+    if config.quota_per == "event":
         raise SubmissionRefused(
-            f"team {team.name!r} has used its {quota} submissions for today; "
-            f"the quota resets at midnight (in {hours} h {minutes:02d} min)",
-            reason="quota",
+            f"team {team.name!r} has used all {config.quota} submissions of the event", reason="quota"
         )
+    local = now.astimezone(_zone(config.timezone))
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=local.tzinfo)
+    wait = midnight.astimezone(dt.timezone.utc) - now.astimezone(dt.timezone.utc)
+    hours, minutes = divmod(int(wait.total_seconds()) // 60, 60)
+    raise SubmissionRefused(
+        f"team {team.name!r} has used its {config.quota} submissions for today; "
+        f"the quota resets at midnight{'' if config.timezone is None else ' ' + config.timezone} "
+        f"(in {hours} h {minutes:02d} min)",
+        reason="quota",
+    )
 
 
 def _clean_filename(filename: str | None) -> str | None:
@@ -943,7 +1214,8 @@ def _standings(
     revealed = bool(revealed_at)
     by_team: dict[int, list] = {t.id: [] for t in teams}
     for s in subs:
-        by_team[s["team_id"]].append(s)
+        if s["team_id"] in by_team:  # a removed team's submissions stay recorded, out of the standings
+            by_team[s["team_id"]].append(s)
 
     rows = []
     for t in teams:
@@ -990,6 +1262,8 @@ def _standings(
             "name": config.name,
             "rule": config.rule,
             "quota": config.quota,
+            "quota_per": config.quota_per,
+            "timezone": config.timezone,
             "public_share": config.public_share,
             "n_public": config.n_public,
             "n_private": config.n_private,

@@ -1,9 +1,9 @@
 """The event's database: one SQLite file in WAL mode, ``leaderboard.sqlite``.
 
 Why SQLite in WAL mode: one file the instructor can copy, no server to run, readers (the page,
-``show``) never block the writer, and ``BEGIN IMMEDIATE`` gives the daily quota an atomic
-"count today's submissions, then insert" across processes (CLI submissions and the web server can
-run at the same time).
+``show``) never block the writer, and ``BEGIN IMMEDIATE`` gives the quota an atomic "count the
+team's submissions (today's, or all), then insert" across processes (CLI submissions and the web
+server can run at the same time).
 
 Two rules keep refused submissions from touching any event file:
 
@@ -23,6 +23,10 @@ A submission may carry the client's *request id* (one per ``datathon submit`` or
 answer finds the recorded submission instead of inserting a second one. Databases made before
 request ids existed get the column and its unique index when an event is opened
 (:meth:`Store.migrate`).
+
+A team is never deleted: removing it sets ``teams.removed_at``, which takes the team and its
+submissions out of the standings and stops its token, and keeps every row for the record
+(databases made before removals existed get the column on open, as for request ids).
 
 When SQLite or the file system cannot do its job (disk full, read-only directory, permission
 denied, I/O error, a lock held past :data:`BUSY_TIMEOUT`), every method raises
@@ -45,7 +49,7 @@ from pathlib import Path
 
 from datathon.leaderboard import StorageUnavailable
 
-SCHEMA_VERSION = 2  # 2: submissions.request_id
+SCHEMA_VERSION = 3  # 2: submissions.request_id; 3: teams.removed_at
 
 #: How long a connection waits for another process's write lock before giving up (seconds).
 #: Scoring happens outside the transaction, so a lock is only ever held for a few milliseconds;
@@ -62,7 +66,8 @@ CREATE TABLE teams (
     name          TEXT NOT NULL UNIQUE,        -- as typed by the instructor (escaped on display)
     name_key      TEXT NOT NULL UNIQUE,        -- casefolded: 'Alpha' and 'ALPHA' are one team
     token_sha256  TEXT NOT NULL,               -- hex SHA-256 of the secret token
-    created_at    TEXT NOT NULL                -- ISO 8601 with offset
+    created_at    TEXT NOT NULL,               -- ISO 8601 with offset
+    removed_at    TEXT                         -- ISO 8601 once removed (out of the standings), else NULL
 );
 CREATE TABLE submissions (
     id               INTEGER PRIMARY KEY,
@@ -83,12 +88,15 @@ CREATE INDEX submissions_team_day ON submissions (team_id, day);
 CREATE INDEX submissions_sha256 ON submissions (sha256);
 CREATE UNIQUE INDEX submissions_request ON submissions (team_id, request_id);
 """
-#: What :meth:`Store.migrate` adds to a version-1 database (NULL ids never collide: SQLite's unique
-#: indexes treat NULLs as distinct).
-_MIGRATION = (
-    "ALTER TABLE submissions ADD COLUMN request_id TEXT",
-    "CREATE UNIQUE INDEX IF NOT EXISTS submissions_request ON submissions (team_id, request_id)",
-)
+#: What :meth:`Store.migrate` adds to an older database, per missing ``(table, column)`` (NULL ids
+#: never collide: SQLite's unique indexes treat NULLs as distinct).
+_MIGRATIONS = {
+    ("submissions", "request_id"): (
+        "ALTER TABLE submissions ADD COLUMN request_id TEXT",
+        "CREATE UNIQUE INDEX IF NOT EXISTS submissions_request ON submissions (team_id, request_id)",
+    ),
+    ("teams", "removed_at"): ("ALTER TABLE teams ADD COLUMN removed_at TEXT",),
+}
 
 #: File-system errors that mean "this storage cannot be used now", not a bug.
 _UNAVAILABLE_ERRNOS = {
@@ -165,6 +173,10 @@ class Team:
     name: str
     token_sha256: str
     created_at: str
+    removed_at: str | None = None
+
+
+_TEAM_COLUMNS = "id, name, token_sha256, created_at, removed_at"
 
 
 class Store:
@@ -207,16 +219,17 @@ class Store:
 
     def migrate(self) -> None:
         """Bring a database made by an older kit to :data:`SCHEMA_VERSION` (adds the request id
-        column and its unique index); does nothing, and writes nothing, when it is current."""
+        column and its unique index, the teams' removal time); does nothing, and writes nothing,
+        when it is current."""
         with self.reading() as conn:
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(submissions)")}
-        if "request_id" in columns:
-            return
+            if not _missing_columns(conn):
+                return
         with self.writing() as conn:
-            columns = {row["name"] for row in conn.execute("PRAGMA table_info(submissions)")}
-            if "request_id" not in columns:  # another process may have migrated meanwhile
-                for statement in _MIGRATION:
+            missing = _missing_columns(conn)  # another process may have migrated meanwhile
+            for table_column in missing:
+                for statement in _MIGRATIONS[table_column]:
                     conn.execute(statement)
+            if missing:
                 self.set_meta(conn, "schema_version", SCHEMA_VERSION)
 
     def _connect(self) -> sqlite3.Connection:
@@ -288,15 +301,14 @@ class Store:
     @staticmethod
     def team_by_name(conn: sqlite3.Connection, name: str) -> Team | None:
         """The team called ``name`` (case-insensitively), or None."""
-        row = conn.execute(
-            "SELECT id, name, token_sha256, created_at FROM teams WHERE name_key = ?",
-            (team_key(name),),
-        ).fetchone()
+        row = conn.execute(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name_key = ?", (team_key(name),)).fetchone()
         return None if row is None else Team(**dict(row))
 
     @staticmethod
-    def teams(conn: sqlite3.Connection) -> list[Team]:
-        rows = conn.execute("SELECT id, name, token_sha256, created_at FROM teams ORDER BY id")
+    def teams(conn: sqlite3.Connection, *, removed: bool = False) -> list[Team]:
+        """The event's teams in creation order; removed ones only with ``removed=True``."""
+        where = "" if removed else " WHERE removed_at IS NULL"
+        rows = conn.execute(f"SELECT {_TEAM_COLUMNS} FROM teams{where} ORDER BY id")
         return [Team(**dict(r)) for r in rows]
 
     @staticmethod
@@ -310,6 +322,20 @@ class Store:
     @staticmethod
     def set_token(conn: sqlite3.Connection, team_id: int, token_sha256: str) -> None:
         conn.execute("UPDATE teams SET token_sha256 = ? WHERE id = ?", (token_sha256, team_id))
+
+    @staticmethod
+    def rename_team(conn: sqlite3.Connection, team_id: int, name: str) -> None:
+        conn.execute("UPDATE teams SET name = ?, name_key = ? WHERE id = ?", (name, team_key(name), team_id))
+
+    @staticmethod
+    def remove_team(conn: sqlite3.Connection, team_id: int, removed_at: str) -> None:
+        conn.execute("UPDATE teams SET removed_at = ? WHERE id = ?", (removed_at, team_id))
+
+    @staticmethod
+    def count_all(conn: sqlite3.Connection, team_id: int) -> int:
+        """How many submissions the team has recorded over the whole event."""
+        row = conn.execute("SELECT COUNT(*) AS n FROM submissions WHERE team_id = ?", (team_id,)).fetchone()
+        return int(row["n"])
 
     # -- submissions -------------------------------------------------------------------------
 
@@ -373,6 +399,13 @@ def team_key(name: str) -> str:
     """The key under which team names are unique: NFKC-normalised, casefolded, inner spaces
     collapsed (so 'ＡＬＰＨＡ', typed on a full-width keyboard, finds 'Alpha')."""
     return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The ``(table, column)`` pairs of :data:`_MIGRATIONS` this database lacks."""
+    columns = {table: {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+               for table in {table for table, _ in _MIGRATIONS}}  # fmt: skip
+    return [(table, column) for table, column in _MIGRATIONS if column not in columns[table]]
 
 
 def _diagnose(where: Path) -> str | None:

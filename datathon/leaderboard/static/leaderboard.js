@@ -147,7 +147,8 @@
     document.getElementById("chart-title").textContent =
       "Success rate on the " + (revealed ? "private" : "public") + " part, over time";
     document.getElementById("rule").textContent = "each team's " +
-      (ev.rule === "best" ? "best public submission" : "last submission") + " counts · quota " + ev.quota + " per day";
+      (ev.rule === "best" ? "best public submission" : "last submission") + " counts · quota " + ev.quota +
+      (ev.quota_per === "event" ? " for the event" : " per day");
   }
 
   // ------------------------------------------------------------------------------------------

@@ -13,6 +13,77 @@ from pathlib import Path
 from datathon.errors import UserError
 
 
+def _add_challenge_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--challenge", metavar="NAME",
+                   help="the challenge (default: the data's manifest's, else $DATATHON_CHALLENGE, else sirene; "
+                   "`datathon challenges` lists them)")
+
+
+def _challenge(args: argparse.Namespace, data: Path | None = None):
+    """The challenge of ``--challenge`` or of the data directory (datathon/challenges/__init__.py)."""
+    from datathon.challenges import resolve
+
+    return resolve(args.challenge, data=data)
+
+
+def _add_challenges(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "challenges",
+        help="list the installed challenges",
+        description="List the installed challenges (built in, or added by other packages through the "
+        "datathon.challenges entry point): name, title, score types with their direction (the first one "
+        "ranks), and the reference entry.",
+    )
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+
+    def _cmd_challenges(args: argparse.Namespace) -> int:
+        from datathon.challenges import available, get
+
+        listed = []
+        for name, source in available().items():
+            c = get(name)
+            listed.append({"name": c.name, "title": c.title, "version": c.version, "source": source,
+                           "score_types": [{"key": t.key, "label": t.label, "direction": t.direction.value}
+                                           for t in c.score_types],
+                           "reference": c.reference_name})
+        if args.json:
+            print_json(listed)
+            return 0
+        for c in listed:
+            scores = ", ".join(f"{t['label']} ({t['direction']} is better{'; ranks' if i == 0 else ''})"
+                               for i, t in enumerate(c["score_types"]))
+            print(f"{c['name']}: {c['title']}\n  version {c['version']}, from {c['source']}\n"
+                  f"  scores: {scores}\n  reference: {c['reference']}")
+        return 0
+
+    p.set_defaults(func=_cmd_challenges)
+
+
+def _add_reference(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reference",
+        help="write the challenge's reference entry as a submission",
+        description="Write the reference entry (what would be done without the event; Sirene: the MCA's "
+        "codings, the same file as `datathon mca`) as a submission CSV that `datathon score` accepts.",
+    )
+    p.add_argument("--data", required=True, type=Path, help="data directory")
+    p.add_argument("--split", default="test", help="the split to write it for (default: test)")
+    p.add_argument("--out", required=True, type=Path, help="submission CSV to write")
+    _add_challenge_option(p)
+
+    def _cmd_reference(args: argparse.Namespace) -> int:
+        challenge = _challenge(args, args.data)
+        if args.split not in challenge.schema.splits:
+            raise UserError(f"unknown split {args.split!r}: choose {' or '.join(challenge.schema.splits)}")
+        frame = challenge.reference(args.data, args.split)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.out, sep=";", index=False)  # as `datathon mca` writes it
+        print(f"wrote {args.out}: {challenge.reference_name} (reference of {challenge.name}), {len(frame):,} lines")
+        return 0
+
+    p.set_defaults(func=_cmd_reference)
+
+
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
@@ -30,17 +101,17 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                    help="number of départements instead of the scale's (campaign with 10: a tenth of the campaign)")
     p.add_argument("--force", action="store_true", help="overwrite a non-empty directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_challenge_option(p)
     p.set_defaults(func=_cmd_generate)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from datathon.world import generate
     from datathon.world.seeds import seed_warning
 
-    manifest = generate(
-        scale=args.scale,
-        seed=args.seed,
-        out=args.out,
+    manifest = _challenge(args).generate(
+        args.seed,
+        args.scale,
+        args.out,
         register=args.register,
         unites_legales=args.unites_legales,
         force=args.force,
@@ -100,6 +171,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     c.add_argument("directory", type=Path, metavar="DIR", help="data directory to check")
     c.add_argument("--strict", action="store_true", help="fail on warnings too (extra columns, ...)")
     c.add_argument("--json", action="store_true", help="print the problems as JSON")
+    _add_challenge_option(c)
     c.set_defaults(func=_cmd_data_check)
 
 
@@ -108,6 +180,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
 
     from datathon.check import run_check
 
+    _challenge(args, args.directory)  # only Sirene's check exists yet (docs/challenges.md, step 2c)
     report = run_check(args.directory)
     if args.json:
         print_json({"directory": str(report.directory), "rows": report.rows,
@@ -132,12 +205,14 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument("--max-bytes", type=int, default=200_000_000,
                    help="largest submission accepted, in bytes (default: 200 MB)")
+    _add_challenge_option(p)
     p.set_defaults(func=_cmd_score)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from datathon.evaluate import format_summary, score_directory
 
+    _challenge(args, args.data)  # scoring dispatches to the challenge at step 2c; only Sirene exists
     result = score_directory(args.submission, args.data, split=args.split, max_bytes=args.max_bytes)
     if args.json:
         print_json(result)
@@ -195,12 +270,14 @@ def _add_material(sub: argparse._SubParsersAction) -> None:
     r.add_argument("-p", "--parameter", dest="parameters", action="append", default=[], metavar="KEY=VALUE",
                    help="another parameter to inject, repeatable (values read as Python literals when they are)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_challenge_option(r)
     r.set_defaults(func=_cmd_material)
 
 
 def _cmd_material(args: argparse.Namespace) -> int:
     from datathon.material import format_summary, parse_parameters, run_material
 
+    _challenge(args, args.data)  # material per challenge comes at step 4; only Sirene's exists
     run = run_material(
         args.notebooks or None,
         data_dir=args.data,
@@ -243,11 +320,13 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory", type=float, metavar="GiB", help="memory of one notebook's sandbox (default: 6)")
     p.add_argument("--trusted", action="store_true",
                    help="run notebooks as yourself, without the sandbox: only for notebooks you wrote")
+    _add_challenge_option(p)
 
     def _cmd_grade(args: argparse.Namespace) -> int:
         from datathon.grading import format_summary, grade, parse_jobs
         from datathon.sandbox import Limits
 
+        _challenge(args, args.data)  # one course per challenge comes at step 4; only Sirene's exists
         limits = Limits()
         if args.memory is not None:
             if not 0.25 <= args.memory <= 1024:
@@ -378,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # One entry per command; each adds its parser and sets ``func``.
-COMMANDS = [_add_generate, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
+COMMANDS = [_add_challenges, _add_generate, _add_reference, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
             _add_material, _add_grade, _add_sandbox, _add_train, _add_match, _add_event]
 
 

@@ -146,7 +146,7 @@ def resolve_communes(bulletins: pd.DataFrame, communes: pd.DataFrame) -> np.ndar
             out[i] = by_dep_key.get((d, key)) if d else by_key.get(key)
             if out[i] is None and not d and isinstance(home[i], str):
                 out[i] = by_dep_key.get((departement_of(home[i]), key))
-        elif ilt[i] == "1" and isinstance(home[i], str):
+        elif isinstance(ilt[i], str) and ilt[i] == "1" and isinstance(home[i], str):  # ILT_X may be <NA>
             out[i] = home[i]
         else:
             out[i] = None

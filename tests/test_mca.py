@@ -448,3 +448,12 @@ def test_calibration_through_the_commands(sample_world, tmp_path, seed):
     expected = calibration_figures(data)
     for key in ("coding_rate", "precision", "success_rate"):
         assert metrics[key] == pytest.approx(expected[key]), key
+
+
+def test_resolve_communes_reads_a_missing_ilt_as_unknown():
+    """Is a missing ILT_X (pandas' <NA> in a string column, as real extracts have) read as "workplace unknown"
+    rather than crashing MCA?"""
+    b = bulletins(bulletin("X", commune=None, dlt=None, ilt="1", home="35004"),
+                  bulletin("Y", commune="ALPHA", dlt="35", ilt="2", home="35004"))
+    b["ILT_X"] = pd.array([pd.NA, "2"], dtype="string")
+    assert resolve_communes(b, COMMUNES).tolist() == [None, "35001"]

@@ -882,6 +882,15 @@ def format_summary(run: GradeRun) -> str:
             status += f"; edited locked cells, put back: {', '.join(r.edited_cells)}"
         seconds = f"{r.seconds:.1f}" if r.status != "skipped" else ""
         lines.append(f"{r.student:<{width}}  {score:>13}  {seconds:>7}  {status}")
+    isolation = "each notebook in its sandbox" if run.sandboxed else "TRUSTED: notebooks ran as you, without a sandbox"
+    lines.insert(1, f"{isolation}; data: {run.data} (notebooks saw its public files only)")
+    performance = [f"  {r.student}: {line}" for r in run.results for line in r.performance.values()]
+    if performance:
+        lines += ["", "performance, scored outside the notebooks on the truth:"] + performance
+    killed = [f"  {r.student}: {r.leftovers} process{'es' if r.leftovers > 1 else ''} left running, killed"
+              for r in run.results if r.leftovers]
+    if killed:
+        lines += ["", "processes the notebooks left behind, killed before the merge:"] + killed
     notes = [f"  {r.student}: {w}" for r in run.results if r.status != "failed" for w in r.warnings]
     if notes:
         lines += ["", "nbgrader's warnings:"] + notes

@@ -298,3 +298,14 @@ def test_a_hand_in_that_is_a_link_scores_nothing_and_quotes_nothing(tmp_path):
         assert points == 0.0 and "not valid" in line and "root:" not in line and "symbolic link" in line
     (box / sandbox.HANDIN_DIR / perf.file_name).unlink()
     assert "no submission was handed in" in _performance_points({"box": str(box)}, perf, truth, cell)[1]
+
+
+def test_the_summary_says_how_notebooks_ran_and_what_they_earned(course):
+    """Does `datathon grade`'s summary say that notebooks ran in the sandbox, on which data, and give each
+    student's score?"""
+    from datathon.grading import format_summary
+
+    submit(course, "honest", "first = 42")
+    text = format_summary(grade("probe", course=course, jobs=1, progress=False))
+    assert "each notebook in its sandbox" in text and "data_samples" in text
+    assert "honest" in text and "5 / 5" in text

@@ -84,6 +84,27 @@ def post(server: ServerThread, body: bytes, team: str | None, token: str | None,
 # the page
 
 
+def post_chunked(server: ServerThread, team: str, token: str, body: bytes, *, piece: int, timeout: float,
+                 content_type: str | None = None) -> tuple[int, bytes]:
+    """POST ``body`` to /api/submit in chunks of ``piece`` bytes (Transfer-Encoding: chunked, no length)."""
+    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        conn.putrequest("POST", f"/api/submit?team={team}")
+        conn.putheader("Authorization", f"Bearer {token}")
+        if content_type:
+            conn.putheader("Content-Type", content_type)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        for start in range(0, len(body), piece):
+            chunk = body[start : start + piece]
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 def test_page_renders_team_names_as_text(served):
     """Is a team named <script>alert(1)</script> escaped in the page, which loads no inline
     script and nothing from another site?"""
@@ -250,22 +271,11 @@ def test_an_oversized_body_gets_413_and_writes_nothing(served):
     assert status == 413 and loads(raw)["reason"] == "too_large"
 
     # chunked: no Content-Length, the server counts
-    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    conn.putrequest("POST", "/api/submit?team=Alpha")
-    conn.putheader("Authorization", f"Bearer {tokens['Alpha']}")
-    conn.putheader("Transfer-Encoding", "chunked")
-    conn.endheaders()
     try:
-        for start in range(0, len(big), 8192):
-            chunk = big[start : start + 8192]
-            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        conn.send(b"0\r\n\r\n")
-        response = conn.getresponse()
-        assert response.status == 413 and loads(response.read())["reason"] == "too_large"
+        status, body = post_chunked(server, "Alpha", tokens["Alpha"], big, piece=8192, timeout=30)
+        assert status == 413 and loads(body)["reason"] == "too_large"
     except (ConnectionError, httpclient.HTTPException):
         pass  # the server may also cut a body off once it has answered: never a 200
-    finally:
-        conn.close()
 
     # far beyond the limit: cut off without being read
     try:
@@ -848,22 +858,10 @@ def test_malformed_multipart_bodies_answer_400_json_without_traceback(served, ca
         ('Content-Disposition: form-data; name="later"; filename="ignored.csv"', b"ignored"),
         preamble=b"a preamble, to be ignored\r\n",
     )
-    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    conn.putrequest("POST", "/api/submit?team=Beta")
-    conn.putheader("Authorization", f"Bearer {tokens['Beta']}")
-    conn.putheader("Content-Type", 'multipart/form-data; boundary="----a\'b(c)+_,-./:=?"')
-    conn.putheader("Transfer-Encoding", "chunked")
-    conn.endheaders()
-    try:
-        for start in range(0, len(form), 7):
-            piece = form[start : start + 7]
-            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
-        conn.send(b"0\r\n\r\n")
-        response = conn.getresponse()
-        result = loads(response.read())
-    finally:
-        conn.close()
-    assert response.status == 200, result
+    status, body = post_chunked(server, "Beta", tokens["Beta"], form, piece=7, timeout=60,
+                                content_type='multipart/form-data; boundary="----a\'b(c)+_,-./:=?"')
+    result = loads(body)
+    assert status == 200, result
     assert result["filename"] == "préds.csv"
     assert result["sha256"] == hashlib.sha256(csv).hexdigest(), "exactly the file part's bytes"
     assert_no_traceback(caplog)

@@ -84,7 +84,10 @@ def resolve(name: str | None = None, *, data: Path | None = None) -> Challenge:
     if data is not None and (path := Path(data) / "manifest.json").is_file():
         from datathon.data import load_manifest
 
-        declared = load_manifest(data).get("challenge", DEFAULT)
+        try:
+            declared = load_manifest(data).get("challenge", DEFAULT)
+        except (UserError, AttributeError):  # unreadable or not an object: the command's own checks report it
+            declared = None
     if name is not None and declared is not None and name != declared:
         raise UserError(f"--challenge {name}, but {path} says {declared}")
     return chosen or get(declared or os.environ.get(ENVIRONMENT) or DEFAULT)

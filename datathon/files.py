@@ -58,6 +58,21 @@ def replace_directory(new: Path, target: Path) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
+def remove_tree(path: str | os.PathLike) -> None:
+    """Remove a tree whatever is in it: read-only files (nbgrader writes its outputs so), and links left by a
+    student's notebook, which are removed, never followed (a chmod through one would change its target)."""
+    def onerror(func, p, _exc):
+        try:
+            if not os.path.islink(p):
+                os.chmod(p, 0o700 if os.path.isdir(p) else 0o600)
+            func(p)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
+
+
 def _kind(mode: int) -> str | None:
     """What a file that is not a regular one is, in words (None for a regular file)."""
     for test, kind in (

@@ -65,7 +65,7 @@ from pathlib import Path
 
 from datathon import bands, evaluate, sandbox
 from datathon.errors import UserError
-from datathon.files import replace_directory
+from datathon.files import remove_tree, replace_directory
 
 DEFAULT_JOBS = 2
 #: The course root when ``--course`` is not given and the working directory holds no nbgrader_config.py.
@@ -401,14 +401,14 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 replace_directory(staged, dest)
             elif results[student].status == "failed":
-                _rmtree(dest)  # nbgrader removes the autograded copy of a submission it failed to grade...
+                remove_tree(dest)  # nbgrader removes the autograded copy of a submission it failed to grade...
                 if staged.parent.is_dir():  # ...and leaves the student's directory it had made
                     dest.parent.mkdir(parents=True, exist_ok=True)
         return results
     finally:
-        _rmtree(staging_dir)
-        _rmtree(work)
-        sandbox.remove_tree(boxes)
+        remove_tree(staging_dir)
+        remove_tree(work)
+        remove_tree(boxes)
 
 
 def _grading_data(data: str | Path | None) -> Path:
@@ -447,6 +447,8 @@ def _score_performance(task: dict, performance: list[bands.Performance], truths:
     notebooks = sorted(Path(task["staged"]).glob("*.ipynb"))
     for perf in performance:
         for path in notebooks:
+            if path.is_symlink():  # nbgrader writes the notebooks it graded: a link is none of them
+                continue
             nb = nbformat.read(path, as_version=4)
             cell = next((c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == perf.cell),
                         None)
@@ -482,19 +484,6 @@ def _performance_points(task: dict, perf: bands.Performance, truth, cell) -> tup
     earned = bands.award_on_truth(submission, truth, success=perf.success, coverage=perf.coverage)
     return earned.points, (f"Performance, graded outside the notebook on the hidden truth: {earned} — "
                            f"{earned.points:g} of {perf.max_points:g} points.")
-
-
-def _rmtree(path: Path) -> None:
-    """Remove a tree, read-only files included (nbgrader writes its outputs read-only)."""
-    def onerror(func, p, _exc):
-        try:
-            os.chmod(p, 0o700 if os.path.isdir(p) else 0o600)
-            func(p)
-        except OSError:
-            pass
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=onerror)
 
 
 def _run_workers(tasks: list[dict], *, jobs: int, progress: bool, desc: str,
@@ -562,7 +551,7 @@ def _reset(task: dict) -> None:
     work = Path(task["work"])
     for name in ("result.json", "worker.log", "gradebook.db", "gradebook.db-journal"):
         (work / name).unlink(missing_ok=True)
-    _rmtree(Path(task["staged"]))
+    remove_tree(Path(task["staged"]))
     shutil.copyfile(task["snapshot"], task["db"])
 
 

@@ -77,6 +77,7 @@ from pathlib import Path  # noqa: E402
 from datathon.bands import HANDIN_VARIABLE  # noqa: E402 - the variables a sandboxed notebook reads
 from datathon.course import DATA_VARIABLE  # noqa: E402
 from datathon.errors import UserError  # noqa: E402
+from datathon.files import remove_tree  # noqa: E402
 
 GiB = 1024**3
 
@@ -460,16 +461,3 @@ def kill_leftovers(account: Account, rounds: int = 20) -> int:
         os.waitpid(pid, 0)
         time.sleep(0.05)
     return found
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a sandbox's directory: never follow its links, whatever the notebook left in it."""
-    def onerror(func, p, _exc):
-        try:
-            os.chmod(p, 0o700) if not os.path.islink(p) else None
-            func(p)
-        except OSError:
-            pass
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=onerror)

@@ -309,3 +309,21 @@ def test_the_summary_says_how_notebooks_ran_and_what_they_earned(course):
     text = format_summary(grade("probe", course=course, jobs=1, progress=False))
     assert "each notebook in its sandbox" in text and "data_samples" in text
     assert "honest" in text and "5 / 5" in text
+
+
+def test_extra_and_linked_notebooks_in_a_submission_neither_crash_nor_steer_performance(course, monkeypatch):
+    """Does a submission that also holds a copy of its notebook and a link named like one (to /etc/passwd) get
+    graded, with the performance cell scored from the assignment's own notebook only, and nothing written through
+    the link?"""
+    monkeypatch.setattr(bands, "PERFORMANCE", (bands.Performance("probe", "q2-tests", success=(bands.Band(0.0, 3),),
+                                                                 coverage=()),))
+    folder = submit(course, "crafty", "first = 42")
+    shutil.copy2(folder / "probe.ipynb", folder / "copy.ipynb")
+    (folder / "evil.ipynb").symlink_to("/etc/passwd")
+    before = Path("/etc/passwd").read_bytes()
+    run = grade("probe", course=course, jobs=1, progress=False)
+    result = run.results[0]
+    assert result.status == "graded", result.reason
+    assert "no submission was handed in" in result.performance["q2-tests"]  # q2 never calls hand_in
+    assert scores(course)["crafty"] == {"q1-tests": 2.0, "q2-tests": 0.0}
+    assert Path("/etc/passwd").read_bytes() == before

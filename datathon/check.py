@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from datathon import luhn, naf, schema
+from datathon import schema
+from datathon.challenges.sirene import luhn, naf
 from datathon.files import sha256_file
 from datathon.text import plural
 from datathon.data import (NAF, convert_column, data_directory, describe_dtype, file_columns, find_file,

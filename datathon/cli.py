@@ -106,7 +106,7 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from datathon.world.seeds import seed_warning
+    from datathon.seeds import seed_warning
 
     manifest = _challenge(args).generate(
         args.seed,
@@ -145,7 +145,7 @@ def _add_mca(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_mca(args: argparse.Namespace) -> int:
-    from datathon.mca import run_mca_on_directory
+    from datathon.challenges.sirene.mca import run_mca_on_directory
 
     sub = run_mca_on_directory(args.data, split=args.split, out=args.out)
     coded = int(sub["siret"].notna().sum())
@@ -386,7 +386,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def _cmd_train(args: argparse.Namespace) -> int:
-        from datathon.pipeline import train
+        from datathon.challenges.sirene.pipeline import train
 
         if args.out.is_dir():
             raise UserError(f"--out {args.out} is a directory: give the model file's name, say {args.out / 'model.pkl'}")
@@ -423,7 +423,7 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def _cmd_match(args: argparse.Namespace) -> int:
-        from datathon.pipeline import Model, match
+        from datathon.challenges.sirene.pipeline import Model, match
 
         if args.workers is not None and args.scheduler is not None:
             raise UserError("--workers sizes the local cluster; with --scheduler the cluster's own workers run "

@@ -374,11 +374,11 @@ def mechanism_frequencies(bulletins: pd.DataFrame) -> pd.DataFrame:
     """How often each noise mechanism was applied to labelled bulletins, overall and by mode.
 
     One row per mechanism of the ``NOISE`` column, plus ``clean`` (no mechanism), sorted by
-    frequency; columns ``level`` (from :mod:`datathon.world.noise`), ``n``, ``share`` of all
+    frequency; columns ``level`` (from :mod:`datathon.challenges.sirene.world.noise`), ``n``, ``share`` of all
     bulletins, ``paper`` and ``internet`` (share of the bulletins of that collection mode). A
     bulletin with several mechanisms counts in each: shares do not add up to 1.
     """
-    from datathon.world.noise import MECHANISMS_BY_NAME
+    from datathon.challenges.sirene.world.noise import MECHANISMS_BY_NAME
 
     lists = mechanisms_of(bulletins[schema.NOISE_COLUMN])
     lists = lists.map(lambda ms: ms or [CLEAN])
@@ -423,7 +423,7 @@ def by_mechanism(metrics: Mapping[str, Any]) -> pd.DataFrame:
     One row per mechanism (``clean`` first), columns ``n``, ``coding_rate``, ``precision``,
     ``success_rate`` and ``level``.
     """
-    from datathon.world.noise import MECHANISMS_BY_NAME
+    from datathon.challenges.sirene.world.noise import MECHANISMS_BY_NAME
 
     groups = metrics.get("by_noise") or {}
     frame = pd.DataFrame.from_dict(groups, orient="index")
@@ -461,7 +461,7 @@ def mechanism_examples(
     ``naf`` (``code``, ``libelle``) turns the register's activity code into its label, and
     ``communes`` (``code_commune``, ``nom_commune``) a home commune's code into its name.
     """
-    from datathon.world.noise import MECHANISMS, MECHANISMS_BY_NAME
+    from datathon.challenges.sirene.world.noise import MECHANISMS, MECHANISMS_BY_NAME
 
     lists = mechanisms_of(bulletins[schema.NOISE_COLUMN])
     reg = register.set_index("siret")

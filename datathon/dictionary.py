@@ -2,8 +2,8 @@
 
 ``python -m datathon.dictionary [DIR]`` (default ``data_samples``; ``make sample`` runs it) writes
 ``DIR/README.md``. The prose lives here; every table, count, share and example comes from the
-directory's files and manifest, and from :mod:`datathon.schema`, :data:`datathon.world.noise.MECHANISMS`
-and :data:`datathon.mca.CLASS_TABLE`. Same data, same bytes: examples are the first rows that fit,
+directory's files and manifest, and from :mod:`datathon.schema`, :data:`datathon.challenges.sirene.world.noise.MECHANISMS`
+and :data:`datathon.challenges.sirene.mca.CLASS_TABLE`. Same data, same bytes: examples are the first rows that fit,
 bulletins taken in ``CABBI`` order.
 
 Also here: a Markdown table reader (for the tests) and the measures the dictionary quotes.
@@ -21,9 +21,9 @@ import pandas as pd
 
 from datathon import schema
 from datathon.errors import UserError
-from datathon.mca import CLASS_TABLE
+from datathon.challenges.sirene.mca import CLASS_TABLE
 from datathon.text import plural
-from datathon.world.noise import MECHANISMS, manifest_rates
+from datathon.challenges.sirene.world.noise import MECHANISMS, manifest_rates
 
 README = "README.md"
 DATA_FILES = (*schema.FILES, schema.NAF_FILE)

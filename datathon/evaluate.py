@@ -268,7 +268,7 @@ _LA_POSTE_HEAD_OFFICE_NIC = np.array([0, 0, 0, 4, 8], dtype=np.uint8)
 
 
 def siret_keys_valid(sirets: pa.Array) -> np.ndarray:
-    """Do these 14-digit SIRETs pass their Luhn key? Vectorised :func:`datathon.luhn.siret_valid`.
+    """Do these 14-digit SIRETs pass their Luhn key? Vectorised :func:`datathon.challenges.sirene.luhn.siret_valid`.
 
     Every string must already be 14 ASCII digits. La Poste's establishments (SIREN 356000000)
     follow INSEE's exception: the sum of their digits is a multiple of 5.

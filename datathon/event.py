@@ -133,7 +133,7 @@ def bundle(data: str | Path, out: str | Path, force: bool = False) -> Bundle:
 
 
 def _check_out(data: Path, out: Path, force: bool) -> None:
-    from datathon.world import _check_out as check_empty_or_forced
+    from datathon.challenges.sirene.world import _check_out as check_empty_or_forced
 
     there, event = out.resolve(), data.resolve()
     if there == event or event in there.parents:
@@ -174,7 +174,7 @@ def _describable(directory: Path, manifest: dict) -> bool:
     """Whether the data dictionary can describe the bundle: data `datathon generate` wrote, with its
     noise mechanisms as they are today (real data, or rates overridden, have no dictionary)."""
     from datathon.dictionary import DATA_FILES, TRUTH_FILE
-    from datathon.world.noise import manifest_rates
+    from datathon.challenges.sirene.world.noise import manifest_rates
 
     return (manifest.get("generator") == "datathon" and manifest.get("noise") == manifest_rates()
             and all((directory / name).is_file() for name in DATA_FILES if name != TRUTH_FILE))

@@ -55,7 +55,7 @@ def test_packaged_copy_is_byte_identical(repo_root):
     if not ref.is_dir():
         pytest.skip(f"{ref} is not here")
     for name in ("naf2008.csv", "naf2008_levels.csv"):
-        assert (repo_root / "datathon" / "resources" / name).read_bytes() == (ref / name).read_bytes(), name
+        assert (repo_root / "datathon" / "challenges" / "sirene" / "resources" / name).read_bytes() == (ref / name).read_bytes(), name
 
 
 def test_naf_csv_frame_is_code_and_label_in_dotted_form(official):

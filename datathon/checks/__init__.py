@@ -3,7 +3,7 @@
 An assignment notebook binds its namespace once, then checks each answer where it is written::
 
     from datathon.checks import bind
-    from datathon.checks.a1 import q1, q2, q3, q4, q5
+    from datathon.challenges.sirene.checks.a1 import q1, q2, q3, q4, q5
     bind(globals())        # the checks read your functions from this notebook
 
     def clean(text): ...

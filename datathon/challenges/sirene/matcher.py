@@ -12,7 +12,7 @@ The stages, each a function over frames:
    address, the largest of its trade around, the temp agencies of its block, and MCA's candidate;
 3. :func:`pair_features`: for each (bulletin, candidate) pair, every signal: name similarities,
    distance and street, activity, size, open or closed, public or private, MCA's verdict, whether
-   the declared name is an answer at all (:class:`datathon.names.NonAnswers`), the clues of a temp
+   the declared name is an answer at all (:class:`datathon.challenges.sirene.names.NonAnswers`), the clues of a temp
    worker who named the client company, and how the candidate compares with the bulletin's other
    candidates;
 4. :class:`Matcher`: gradient-boosted trees over the pairs (scikit-learn's
@@ -24,7 +24,7 @@ The stages, each a function over frames:
 
 Typical use::
 
-    from datathon.matcher import Reference, Matcher, retrieve, pair_features, decide
+    from datathon.challenges.sirene.matcher import Reference, Matcher, retrieve, pair_features, decide
     reference = Reference.from_dataset(ds)
     activity = reference.activity_model(ds.bulletins_train)
     train = pair_features(retrieve(ds.bulletins_train, reference), reference, activity)
@@ -43,11 +43,11 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from datathon import schema
-from datathon.activity import ActivityClassifier, LabelSimilarity, division
-from datathon.blocking import Blocks, block_bulletins
-from datathon.names import (FEATURES as STRING_FEATURES, NameIndex, NonAnswers, candidate_features,
+from datathon.challenges.sirene.activity import ActivityClassifier, LabelSimilarity, division
+from datathon.challenges.sirene.blocking import Blocks, block_bulletins
+from datathon.challenges.sirene.names import (FEATURES as STRING_FEATURES, NameIndex, NonAnswers, candidate_features,
                             candidate_table, normalise_names, place_words, size_prior, without_words)
-from datathon.places import PLACE_FEATURES, Geocoder, NearbyIndex, PlaceScorer
+from datathon.challenges.sirene.places import PLACE_FEATURES, Geocoder, NearbyIndex, PlaceScorer
 from datathon.schema import departement_of
 
 #: Where a candidate came from (columns of retrieve()'s output, 1 when it did).
@@ -60,7 +60,7 @@ TEMP_AGENCY_DIVISION = "78"
 #: Below this TF-IDF similarity, a pair found by address or activity gets string distances of 0.
 MIN_SIMILARITY_FOR_DISTANCES = 0.2
 
-#: The kinds of name, as numbers for the trees (the order of datathon.names.KINDS).
+#: The kinds of name, as numbers for the trees (the order of datathon.challenges.sirene.names.KINDS).
 _KIND_CODES = {"legal": 0, "sign": 1, "usual": 2, "acronym": 3, "person": 4, "person_reversed": 5}
 
 #: Every signal the matcher weighs, per candidate pair.
@@ -744,7 +744,7 @@ class Confidence:
 
 
 #: The threshold's safety margin, in standard errors of the held-out precision (see
-#: :func:`datathon.names.threshold_for_precision`): new bulletins are a new draw, and the final
+#: :func:`datathon.challenges.sirene.names.threshold_for_precision`): new bulletins are a new draw, and the final
 #: matchers are not the held-out ones.
 SAFETY_MARGIN = 1.5
 
@@ -776,7 +776,7 @@ class Coder:
               negatives: float = 0.15, seed: int = 0, progress: bool = False, margin: float = SAFETY_MARGIN) -> Coder:
         from tqdm.auto import tqdm
 
-        from datathon.names import threshold_for_precision
+        from datathon.challenges.sirene.names import threshold_for_precision
 
         if not 0 < precision < 1:
             raise ValueError("the target precision is a share between 0 and 1 (say 0.95)")

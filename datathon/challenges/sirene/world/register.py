@@ -16,7 +16,7 @@ Establishments are built by kind, each kind a documented mechanism of real regis
 ``hospital``, ``ehpad``  public hospitals (the chef-lieu's CHU has several sites), care homes
 ``association``   associations
 
-Two register-level noise mechanisms (rates in :mod:`datathon.world.noise`) add difficulty:
+Two register-level noise mechanisms (rates in :mod:`datathon.challenges.sirene.world.noise`) add difficulty:
 ``homonym_nearby`` copies a business's name to another business of the same trade in an adjacent
 commune, and ``closed_distractor`` adds closed establishments (moved or ceased businesses) with the
 names of open ones.
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from datathon.luhn import with_luhn_key
-from datathon.naf import nomenclature
+from datathon.challenges.sirene.luhn import with_luhn_key
+from datathon.challenges.sirene.naf import nomenclature
 from datathon.schema import ETABLISSEMENTS, TRANCHES, nullable_strings
 from datathon.text import of_place, upper_ascii
-from datathon.world import vocabulary as V
-from datathon.world.draws import draw
-from datathon.world.geography import Departement
+from datathon.challenges.sirene.world import vocabulary as V
+from datathon.challenges.sirene.world.draws import draw
+from datathon.challenges.sirene.world.geography import Departement
 
 # Share of establishments by NAF division (the rest spread evenly over the other divisions).
 DIVISION_WEIGHTS = {

@@ -22,7 +22,7 @@ longer be coded right (someone who gives the home commune while working elsewher
 
 Typical use::
 
-    from datathon.blocking import block_bulletins
+    from datathon.challenges.sirene.blocking import block_bulletins
     blocks = block_bulletins(bulletins, register, communes, adjacences)
     blocks.candidates(0)          # register row positions to compare with bulletin 0
     blocks.sizes()                # how many candidates each bulletin has

@@ -77,10 +77,11 @@ def is_short(seed: int | str) -> bool:
 def seed_warning(seed: int | str, out: str | Path) -> str | None:
     """The warning ``datathon generate`` prints for a short seed, or None.
 
-    The kit's own ``data_samples/`` is public on purpose (``make sample`` regenerates it from a
-    published seed), so writing it draws no warning.
+    The kit's own samples (``data_samples/`` and a challenge's folder in it) are public on purpose
+    (``make sample`` regenerates them from published seeds), so writing them draws no warning.
     """
-    sample = Path(__file__).resolve().parents[2] / "data_samples"
-    if not is_short(seed) or Path(out).resolve() == sample:
+    samples = Path(__file__).resolve().parents[1] / "data_samples"
+    target = Path(out).resolve()
+    if not is_short(seed) or target == samples or target.parent == samples:
         return None
     return SHORT_SEED_WARNING

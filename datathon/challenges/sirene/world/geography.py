@@ -14,8 +14,8 @@ import pandas as pd
 from scipy.spatial import Delaunay
 
 from datathon.schema import nullable_strings
-from datathon.world import vocabulary as V
-from datathon.world.draws import choice_cdf, draw
+from datathon.challenges.sirene.world import vocabulary as V
+from datathon.challenges.sirene.world.draws import choice_cdf, draw
 
 COMMUNE_SPACING_M = 4_500.0  # typical distance between neighbouring commune centres
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from datathon.naf import nomenclature
+from datathon.challenges.sirene.naf import nomenclature
 from datathon.schema import as_objects, departement_of
 from datathon.text import commune_key, simplify, without_words
 

@@ -18,7 +18,7 @@ establishments. This module holds the pieces of the places approach (``course/03
 
 Typical use::
 
-    from datathon.places import Geocoder, NearbyIndex, place_features
+    from datathon.challenges.sirene.places import Geocoder, NearbyIndex, place_features
     geocoder = Geocoder(adresses, communes, adjacences)
     located = geocoder.geocode(bulletins, workplace=blocks.workplace)
     near = NearbyIndex(register).query(located, k=10, radius=300)
@@ -229,7 +229,7 @@ class Geocoder:
     def geocode(self, bulletins: pd.DataFrame, workplace: pd.DataFrame | None = None) -> pd.DataFrame:
         """Each bulletin's declared workplace on the map.
 
-        ``workplace`` is :func:`datathon.blocking.resolve_workplace`'s output (the commune read from
+        ``workplace`` is :func:`datathon.challenges.sirene.blocking.resolve_workplace`'s output (the commune read from
         ``CLT_X``, ``ILT_X``, ``DEPCOM_CODE``); it is computed when not given. Returns a frame aligned
         with ``bulletins`` (same index): ``x``, ``y`` (Lambert 93 metres, NaN when nowhere),
         ``level`` (:data:`LEVELS`), ``commune`` (where the street was found, else the declared
@@ -237,7 +237,7 @@ class Geocoder:
         ``declared_street`` (the declared street's key).
         """
         if workplace is None:
-            from datathon.blocking import resolve_workplace
+            from datathon.challenges.sirene.blocking import resolve_workplace
             workplace = resolve_workplace(bulletins, self._communes)
         n = len(bulletins)
         column = lambda name: (bulletins[name].to_numpy(dtype=object) if name in bulletins  # noqa: E731

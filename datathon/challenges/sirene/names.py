@@ -23,8 +23,8 @@ approach (``course/02_names.ipynb``):
 
 Typical use::
 
-    from datathon.blocking import block_bulletins
-    from datathon.names import NameIndex, normalise_names
+    from datathon.challenges.sirene.blocking import block_bulletins
+    from datathon.challenges.sirene.names import NameIndex, normalise_names
     index = NameIndex(register)
     blocks = block_bulletins(bulletins, register, communes, adjacences)
     top = index.query(normalise_names(bulletins["RS_X"]), k=10, block=blocks)
@@ -265,7 +265,7 @@ class NameIndex:
         """The ``k`` establishments whose names are most similar to each of ``names``.
 
         ``names`` are normalised names (:func:`normalise_names`), one per bulletin. ``block`` limits
-        each bulletin's search: a :class:`datathon.blocking.Blocks`, or a sequence giving each
+        each bulletin's search: a :class:`datathon.challenges.sirene.blocking.Blocks`, or a sequence giving each
         bulletin's register row positions; None searches the whole register. An establishment's
         similarity is the best cosine similarity over its names.
 
@@ -511,7 +511,7 @@ def candidate_table(index: NameIndex, names: Sequence[str], block=None, *, k: in
 
     ``names`` are normalised declared names; ``alternatives`` (optional) another version of each
     (the name without its town, say): a candidate's similarity is the best of the two.
-    ``block`` is a :class:`datathon.blocking.Blocks` (or any block :meth:`NameIndex.query`
+    ``block`` is a :class:`datathon.challenges.sirene.blocking.Blocks` (or any block :meth:`NameIndex.query`
     accepts); ``communes``, each bulletin's declared commune code, defaults to the block's.
 
     Columns: ``bulletin``, ``row``, ``siret``, ``kind``, ``variant``, ``similarity`` (TF-IDF

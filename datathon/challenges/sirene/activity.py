@@ -16,7 +16,7 @@ employer's APE code is known, and from the NAF labels themselves.
 
 Typical use::
 
-    from datathon.activity import ActivityClassifier
+    from datathon.challenges.sirene.activity import ActivityClassifier
     classifier = ActivityClassifier().fit(train["ACTET_X"], employer_ape, naf=naf)
     classifier.predict(["boulangerie patisserie"])          # ['10']
     classifier.probability_of(texts, candidate_ape_codes)     # p(candidate's division | text)

@@ -1,20 +1,20 @@
 """The combined matcher as a pipeline that codes a whole campaign, on one machine or a Dask cluster.
 
 After the event, the teams' ideas become one chain of stages, each a function over frames
-(:mod:`datathon.matcher` holds them; this module runs them at scale):
+(:mod:`datathon.challenges.sirene.matcher` holds them; this module runs them at scale):
 
-1. **normalise** the declared names and addresses (:func:`datathon.names.normalise_names`,
-   :func:`datathon.blocking.resolve_workplace`);
-2. **retrieve** each bulletin's candidates in its geographic block (:func:`datathon.matcher.retrieve`);
-3. compute the **pair features** (:func:`datathon.matcher.pair_features`);
+1. **normalise** the declared names and addresses (:func:`datathon.challenges.sirene.names.normalise_names`,
+   :func:`datathon.challenges.sirene.blocking.resolve_workplace`);
+2. **retrieve** each bulletin's candidates in its geographic block (:func:`datathon.challenges.sirene.matcher.retrieve`);
+3. compute the **pair features** (:func:`datathon.challenges.sirene.matcher.pair_features`);
 4. **score** each pair with the trained matchers, then each bulletin's best candidate with the
-   confidence model (:meth:`datathon.matcher.Coder.predict`);
+   confidence model (:meth:`datathon.challenges.sirene.matcher.Coder.predict`);
 5. **decide**: code automatically above the threshold chosen for the target precision, send the
-   rest to manual review with a ranked list (:func:`datathon.matcher.decide`).
+   rest to manual review with a ranked list (:func:`datathon.challenges.sirene.matcher.decide`).
 
 Why partitions
     A bulletin is only ever compared with the establishments of its block, and a block never
-    leaves the département the bulletin declares (:mod:`datathon.blocking`). So the work splits
+    leaves the département the bulletin declares (:mod:`datathon.challenges.sirene.blocking`). So the work splits
     into one independent task per département: that département's bulletins against its
     establishments, plus those of the adjacent communes across its border, plus MCA's candidates.
     Peak memory is that of the largest département, not of the whole register, and the tasks run
@@ -68,7 +68,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datathon import data, schema
-from datathon.blocking import neighbourhoods, resolve_workplace
+from datathon.challenges.sirene.blocking import neighbourhoods, resolve_workplace
 from datathon.errors import UserError
 from datathon.files import written_atomically
 
@@ -84,7 +84,7 @@ SHARED_FILES = ("communes.parquet", "communes_adjacentes.csv", schema.NAF_FILE)
 #: How many labelled bulletins :func:`train` learns on by default (whole départements).
 TRAINING_BULLETINS = 25_000
 
-#: The columns that place a bulletin (what :func:`datathon.blocking.resolve_workplace` reads).
+#: The columns that place a bulletin (what :func:`datathon.challenges.sirene.blocking.resolve_workplace` reads).
 _PLACE_COLUMNS = ("CLT_X", "DLT_X", "ILT_X", "DEPCOM_CODE")
 
 #: How long to try reaching a Dask scheduler before saying it cannot be reached.
@@ -115,7 +115,7 @@ class Partition:
 
 def departements_of(bulletins: pd.DataFrame, communes: pd.DataFrame) -> np.ndarray:
     """Each bulletin's partition: the département its block lies in (:data:`UNPLACED` when none
-    can be read), exactly as :func:`datathon.blocking.block_bulletins` will read it."""
+    can be read), exactly as :func:`datathon.challenges.sirene.blocking.block_bulletins` will read it."""
     placed = resolve_workplace(bulletins, communes)["departement"]
     return placed.fillna(UNPLACED).to_numpy(dtype=object)
 
@@ -257,13 +257,13 @@ def _write(table: pa.Table, path: Path) -> int:
 
 @dataclass
 class Model:
-    """A trained :class:`datathon.matcher.Coder` without its register, and what it was trained on.
+    """A trained :class:`datathon.challenges.sirene.matcher.Coder` without its register, and what it was trained on.
 
     ``coder`` holds the activity classifier, the matchers, the confidence model and the threshold;
     :meth:`coder_for` puts it to work on a partition's register.
     """
 
-    coder: object  # a datathon.matcher.Coder with reference=None and held_out=None
+    coder: object  # a datathon.challenges.sirene.matcher.Coder with reference=None and held_out=None
     trained_on: dict  # the training data's manifest (seed, scale, rows, checksums), and its directory
     departements: list[str]
     bulletins: int
@@ -281,7 +281,7 @@ class Model:
         return self.coder.precision
 
     def coder_for(self, reference):
-        """The coder, working on ``reference`` (a :class:`datathon.matcher.Reference`)."""
+        """The coder, working on ``reference`` (a :class:`datathon.challenges.sirene.matcher.Reference`)."""
         return dataclasses.replace(self.coder, reference=reference)
 
     def describe(self) -> str:
@@ -331,7 +331,7 @@ class Model:
 
 
 def _features() -> list[str]:
-    from datathon.matcher import FEATURES
+    from datathon.challenges.sirene.matcher import FEATURES
 
     return list(FEATURES)
 
@@ -370,7 +370,7 @@ def train(data_dir, *, departements: Sequence[str] | None = None, bulletins: int
           precision: float = 0.95, seed: int = 0, work=None, progress: bool = True) -> Model:
     """Learn the matcher on the labelled bulletins of ``departements`` (by default
     :func:`training_departements`) and return the :class:`Model`."""
-    from datathon.matcher import Coder, Reference
+    from datathon.challenges.sirene.matcher import Coder, Reference
 
     if not 0 < precision < 1:
         raise UserError(f"the target precision is a share between 0 and 1 (say 0.95), not {precision}")
@@ -436,7 +436,7 @@ def code_partition(directory, model: Model, k: int = 5, threads: int | None = No
     worker on a cluster)."""
     from threadpoolctl import threadpool_limits
 
-    from datathon.matcher import Reference
+    from datathon.challenges.sirene.matcher import Reference
 
     directory = Path(directory)
     if not directory.is_dir():

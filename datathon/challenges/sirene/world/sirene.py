@@ -15,13 +15,13 @@ import pandas as pd
 from scipy.spatial import Delaunay
 
 from datathon.errors import UserError
-from datathon.mca import apply_mca
-from datathon.naf import to_dotted
+from datathon.challenges.sirene.mca import apply_mca
+from datathon.challenges.sirene.naf import to_dotted
 from datathon.schema import (ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS, NOISE_COLUMN,
                              TRANCHES, TRUTH_COLUMN, departement_of, nullable_strings)
-from datathon.world.bulletins import draw_bulletins
-from datathon.world.geography import Departement
-from datathon.world.scales import Scale
+from datathon.challenges.sirene.world.bulletins import draw_bulletins
+from datathon.challenges.sirene.world.geography import Departement
+from datathon.challenges.sirene.world.scales import Scale
 
 # The official StockEtablissement header (Sirene API 3.11), in order.
 STOCK_ETABLISSEMENT_HEADER = (
@@ -259,7 +259,7 @@ def generate_on_register(sc: Scale, seed: int, tmp: Path, register: Path, unites
     from tqdm.auto import tqdm
 
     from datathon.files import sha256_file
-    from datathon.world import PartitionWriters, noise
+    from datathon.challenges.sirene.world import PartitionWriters, noise
 
     rates = noise.resolve_rates(rates)
     rng = np.random.default_rng([seed, 20_000])

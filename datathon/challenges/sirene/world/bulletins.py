@@ -2,7 +2,7 @@
 
 A worker is drawn in proportion to the establishment's headcount; what they write on the bulletin
 (name, address, commune, activity) goes through the named noise mechanisms of
-:mod:`datathon.world.noise`, each applied with its own rate for the bulletin's collection mode.
+:mod:`datathon.challenges.sirene.world.noise`, each applied with its own rate for the bulletin's collection mode.
 The applied mechanisms are recorded in the ``NOISE`` column (synthetic data only).
 """
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from datathon.naf import nomenclature
+from datathon.challenges.sirene.naf import nomenclature
 from datathon.schema import BULLETINS, NOISE_COLUMN, TRUTH_COLUMN, as_objects, nullable_strings
 from datathon.text import of_place, simplify, upper_ascii
-from datathon.world import vocabulary as V
-from datathon.world.draws import choice_cdf, draw
-from datathon.world.geography import Departement
-from datathon.world.noise import MECHANISMS_BY_NAME, resolve_rates
-from datathon.world.register import _SURNAME_CDF
+from datathon.challenges.sirene.world import vocabulary as V
+from datathon.challenges.sirene.world.draws import choice_cdf, draw
+from datathon.challenges.sirene.world.geography import Departement
+from datathon.challenges.sirene.world.noise import MECHANISMS_BY_NAME, resolve_rates
+from datathon.challenges.sirene.world.register import _SURNAME_CDF
 
 INTERNET_SHARE = 0.55  # share of bulletins collected on the internet (TYPCOL = 1)
 CLIENT_DIVISIONS = {"10", "16", "22", "25", "28", "31", "33", "41", "42", "43", "46", "47", "49", "52"}

@@ -23,17 +23,17 @@ import pyarrow.parquet as pq
 from datathon import __version__
 from datathon.errors import UserError
 from datathon.files import replace_directory, sha256_file
-from datathon.mca import apply_mca
-from datathon.naf import naf_csv_frame
+from datathon.challenges.sirene.mca import apply_mca
+from datathon.challenges.sirene.naf import naf_csv_frame
 from datathon.schema import (ADRESSES, BULLETINS, BULLETINS_TRAIN, COMMUNES, ETABLISSEMENTS,
                              MANIFEST, NAF_FILE, NOISE_COLUMN, TRUTH, TRUTH_COLUMN)
-from datathon.world import noise
-from datathon.world.bulletins import draw_bulletins
-from datathon.world.geography import (Departement, departement_codes, make_addresses, make_adjacency,
+from datathon.challenges.sirene.world import noise
+from datathon.challenges.sirene.world.bulletins import draw_bulletins
+from datathon.challenges.sirene.world.geography import (Departement, departement_codes, make_addresses, make_adjacency,
                                       make_communes, make_departements, make_streets)
-from datathon.world.register import NationalUnits, build_register, make_national_units
-from datathon.world.scales import SCALES, Scale
-from datathon.world.seeds import parse_seed
+from datathon.challenges.sirene.world.register import NationalUnits, build_register, make_national_units
+from datathon.challenges.sirene.world.scales import SCALES, Scale
+from datathon.seeds import parse_seed
 
 __all__ = ["generate", "generate_departement", "SCALES"]
 
@@ -106,7 +106,7 @@ def generate(scale: str | Scale, seed: int | str, out, register=None, unites_leg
     The directory is written completely or not at all: files go to a temporary directory beside
     ``out`` and replace its content only at the end. Returns the manifest.
 
-    ``seed`` is a non-negative integer or a passphrase (:func:`datathon.world.seeds.parse_seed`);
+    ``seed`` is a non-negative integer or a passphrase (:func:`datathon.seeds.parse_seed`);
     the manifest records the integer either way.
     """
     if not isinstance(scale, Scale) and scale not in SCALES:
@@ -129,7 +129,7 @@ def generate(scale: str | Scale, seed: int | str, out, register=None, unites_leg
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         if register is not None:
-            from datathon.world.sirene import generate_on_register
+            from datathon.challenges.sirene.world.sirene import generate_on_register
 
             manifest = generate_on_register(sc, seed, tmp, register, unites_legales, progress=progress,
                                             rates=rates)

@@ -12,7 +12,7 @@ import pandas as pd
 
 
 def _resource(name: str):
-    return resources.files("datathon") / "resources" / name
+    return resources.files("datathon.challenges.sirene") / "resources" / name
 
 
 @lru_cache(maxsize=1)

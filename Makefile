@@ -3,25 +3,29 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SAMPLE := data_samples
-SAMPLE_SEED := 20180118
+# The challenges whose samples, material and starters the kit ships (course/<c>/, solutions/<c>/, ...).
+CHALLENGES ?= sirene energy
+CHALLENGE ?= sirene
+SAMPLE := data_samples/sirene
 PORT   ?= 8888
 JOBS   ?= 2
 
-.PHONY: help venv lab test sandbox test-fast data sample bench bench-data bench-score bench-grade bench-quality bench-scale browser clean material starters
+.PHONY: help venv lab test sandbox test-fast data sample bench bench-data bench-score bench-grade bench-quality bench-energy bench-scale browser clean material starters hub bench-hub
 
 help:
 	@echo "make lab         set up .venv and open the course in JupyterLab"
 	@echo "make test        set up .venv and run the whole test suite"
-	@echo "make sample      regenerate data_samples/ (the committed sample)"
+	@echo "make sample      regenerate data_samples/<challenge>/ (the committed samples)"
 	@echo "make material    execute every course and solution notebook: out/material/summary.md"
 	@echo "make sandbox     (as root, once) bubblewrap and the accounts student notebooks are graded as"
-	@echo "make starters    regenerate starter_notebooks/ from solutions/ (nbgrader generate_assignment)"
+	@echo "make starters    regenerate starter_notebooks/<challenge>/ from solutions/<challenge>/ (nbgrader generate_assignment)"
 	@echo "make bench       run every benchmark and write benchmarks/report.md"
 	@echo "make bench-data  generate every scale up to the campaign and time it"
 	@echo "make bench-grade autograde 60 submissions: nbgrader autograde vs datathon grade --jobs 2"
 	@echo "make bench-quality score every approach on worlds of unseen seeds (the README's quality table)"
 	@echo "make bench-scale   datathon match from one département to the campaign, Splink beside it"
+	@echo "make hub         (as root) set up and start the event's JupyterHub: docs/hub.md"
+	@echo "make bench-hub   (as root) 60 accounts, 60 servers spawned at once: time to ready, memory per user"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,18 +35,20 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# The committed sample must be there; regenerate it only when missing.
+# The committed samples must be there; regenerate them only when missing. Each challenge's smallest
+# scale and published seed (`datathon generate --sample`), then its data dictionary.
 $(SAMPLE)/manifest.json: | $(STAMP)
-	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
-	$(BIN)/python -m datathon.dictionary $(SAMPLE)
+	$(MAKE) sample
 
 sample: $(STAMP)
-	$(BIN)/datathon generate --scale sample --seed $(SAMPLE_SEED) --out $(SAMPLE) --force
-	$(BIN)/python -m datathon.dictionary $(SAMPLE)
+	@for c in $(CHALLENGES); do \
+		$(BIN)/datathon generate --challenge $$c --sample --force --quiet && \
+		$(BIN)/datathon data dictionary data_samples/$$c || exit 1; done
 
 # The command line lives in datathon/lab.py, shared with tests/test_lab.py.
+# CHALLENGE=energy serves that challenge's course to the formgrader (nbgrader_config.py reads it).
 lab: $(STAMP) $(SAMPLE)/manifest.json
-	$(BIN)/python -m datathon.lab --port $(PORT) --root $(CURDIR)
+	DATATHON_CHALLENGE=$(CHALLENGE) $(BIN)/python -m datathon.lab --port $(PORT) --root $(CURDIR)
 
 # Debian's Chromium drives the browser tests (a test tool's own browser download does not work here).
 browser:
@@ -72,16 +78,16 @@ test: $(STAMP) $(SAMPLE)/manifest.json browser sandbox
 	$(BIN)/python -m pytest -n $(JOBS) -q
 	$(if $(NOTEBOOK_DIRS),$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -q --nbval-lax --nbval-current-env $(NOTEBOOK_DIRS) || [ $$? -eq 5 ])
 
-# Execute every notebook of course/ and solutions/ on the sample: out/material/ (HTML, summary.md).
+# Execute every notebook of course/<c>/ and solutions/<c>/ on the challenge's sample: out/material/<c>/ (HTML, summary.md).
 material: $(STAMP) $(SAMPLE)/manifest.json
-	$(BIN)/datathon material run --data $(SAMPLE) --out out/material --jobs $(JOBS)
+	@for c in $(CHALLENGES); do $(BIN)/datathon material run --challenge $$c --out out/material/$$c --jobs $(JOBS) || exit 1; done
 
-# What students get: nbgrader generate_assignment on each solutions/<assignment>/ with grader/'s
-# configuration, into a temporary directory (grader/release and the gradebook are left alone), then
-# normalised into starter_notebooks/ and scanned for leaks (datathon/starters.py). Never edit
+# What students get: nbgrader generate_assignment on each solutions/<c>/<assignment>/ with grader/<c>/'s
+# configuration, into a temporary directory (the course's release/ and gradebook are left alone), then
+# normalised into starter_notebooks/<c>/ and scanned for leaks (datathon/starters.py). Never edit
 # starter_notebooks/ by hand: tests/test_starters.py fails when it differs from what this writes.
 starters: $(STAMP)
-	$(BIN)/python -m datathon.starters
+	$(BIN)/python -m datathon.starters $(foreach c,$(CHALLENGES),--challenge $(c))
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not browser"
@@ -100,10 +106,29 @@ bench-grade: $(STAMP) $(SAMPLE)/manifest.json
 bench-quality: $(STAMP)
 	$(BIN)/python -m benchmarks.bench_quality
 
+# The energy forecasts over 20 rolling origins on two unseen full-scale worlds: benchmarks/results/energy.json.
+bench-energy: $(STAMP)
+	$(BIN)/python -m benchmarks.energy.bench_forecast
+
 # datathon match from one département to the campaign, and Splink (the `bench` extra) beside it (44 min on 2 cores when bench-data has left the campaign in benchmarks/work; 12 min more to generate it).
 bench-scale: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.bench_scale
+
+# The event's JupyterHub (docs/hub.md), as root: set up (idempotent) from PARTICIPANTS, DATA and INSTRUCTORS
+# (EVENT, HUB_ROOT optional), then run it in the foreground on HUB_PORT.
+HUB_ROOT ?= /srv/datathon
+HUB_PORT ?= 8000
+hub: $(STAMP)
+	@test -n "$(PARTICIPANTS)" -a -n "$(DATA)" -a -n "$(INSTRUCTORS)" || { \
+		echo "usage: sudo make hub PARTICIPANTS=participants.csv DATA=event-data INSTRUCTORS=login[,login] [EVENT=event-dir]"; exit 2; }
+	$(BIN)/datathon hub --root $(HUB_ROOT) setup --participants $(PARTICIPANTS) --data $(DATA) \
+		--instructors $(INSTRUCTORS) --port $(HUB_PORT) $(if $(EVENT),--event $(EVENT))
+	$(BIN)/datathon hub --root $(HUB_ROOT) start
+
+# 60 accounts and 60 servers spawned at once through the hub's API (as root): benchmarks/results/hub.json.
+bench-hub: $(STAMP)
+	$(BIN)/python -m benchmarks.bench_hub
 
 bench: bench-data bench-score bench-grade bench-quality bench-scale
 	$(BIN)/python -m benchmarks.report > /dev/null

@@ -3,7 +3,7 @@ parallel with ``datathon grade --jobs 2``, side by side in one run.
 
 ``make bench-grade`` (or ``python -m benchmarks.bench_grade [--students 60] [--jobs 2]
 [--n-bulletins N]``) builds a course in ``benchmarks/work/grade/`` laid out as the repository's
-(``grader/nbgrader_config.py``, ``solutions/a1_names/``, a link to ``data_samples``), generates the
+(``grader/sirene/nbgrader_config.py``, ``solutions/sirene/a1_names/``, a link to ``data_samples``), generates the
 assignment with nbgrader, and writes 60 collected submissions (``submitted/<id>/a1_names/`` with a
 ``timestamp.txt``, as ``nbgrader collect`` leaves them) from the simulated students of
 ``tests/test_grading.py``, in turn: perfect, partial, broken (a syntax error), cheat (test cells
@@ -73,7 +73,7 @@ def measure(sim, cmd: list[str], root: Path, log: Path) -> dict:
     env["DATATHON_CELL_TIMEOUT"] = os.environ.get("DATATHON_CELL_TIMEOUT", "")
     before = os.getloadavg()[0]
     # nbgrader's log of 60 students would drown the terminal: each command's output goes to a file.
-    m = run_measured(["sh", "-c", 'cd "$0" && exec "$@" >"$LOG" 2>&1', str(root / "grader"), *cmd], env=env)
+    m = run_measured(["sh", "-c", 'cd "$0" && exec "$@" >"$LOG" 2>&1', str(root / "grader" / "sirene"), *cmd], env=env)
     m["load_average_1min_before"] = round(before, 2)
     return m
 
@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
         if m["returncode"] != 0:
             raise SystemExit(f"{name} failed with exit code {m['returncode']}: see {WORK}")
 
-    same = sim.gradebook_state(sequential / "grader") == sim.gradebook_state(parallel / "grader")
-    scores = sim.scores(parallel / "grader", ASSIGNMENT)
+    same = sim.gradebook_state(sequential / "grader" / "sirene") == sim.gradebook_state(parallel / "grader" / "sirene")
+    scores = sim.scores(parallel / "grader" / "sirene", ASSIGNMENT)
     by_kind = {kind: sorted(Counter(v for s, v in scores.items() if s.endswith(kind)).items()) for kind in MIX}
     ratio = seq["seconds"] / par["seconds"]
     result = {

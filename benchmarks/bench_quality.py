@@ -3,8 +3,8 @@
 Run it as ``.venv/bin/python -m benchmarks.bench_quality`` (``make bench-quality``). For each of
 the seeds :data:`SEEDS` (reserved for this measurement: no notebook, test or default uses them),
 it generates a world at ``sample`` scale, runs the approach notebooks on it with
-``datathon material run`` (``course/02_names``, ``03_places``, ``04_activity_learning`` and the
-``solutions/challenge`` entry), and scores what each wrote on the test split, next to MCA's own
+``datathon material run`` (``course/sirene/02_names``, ``03_places``, ``04_activity_learning`` and the
+``solutions/sirene/challenge`` entry), and scores what each wrote on the test split, next to MCA's own
 coding. The generator is calibrated on MCA alone; nothing here feeds back into it or into the
 approaches.
 
@@ -32,8 +32,8 @@ from datathon.material import run_material
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (7301, 7302)
 SCALE = "sample"
-NOTEBOOKS = ("course/02_names.ipynb", "course/03_places.ipynb", "course/04_activity_learning.ipynb",
-             "solutions/challenge/challenge.ipynb")
+NOTEBOOKS = ("course/sirene/02_names.ipynb", "course/sirene/03_places.ipynb", "course/sirene/04_activity_learning.ipynb",
+             "solutions/sirene/challenge/challenge.ipynb")
 KEYS = ("coding_rate", "precision", "success_rate", "top5_accuracy", "coverage_at_95", "seconds_per_1000")
 
 
@@ -84,8 +84,8 @@ def main() -> None:
     mean = {name: {k: (statistics.fmean(v) if (v := [per_seed[s][name][k] for s in per_seed
                                                       if per_seed[s][name].get(k) is not None]) else None)
                    for k in KEYS} for name in names}
-    challenge = mean["solutions/challenge/challenge.ipynb"]
-    beat = [n for n in names if n != "MCA" and n != "solutions/challenge/challenge.ipynb"
+    challenge = mean["solutions/sirene/challenge/challenge.ipynb"]
+    beat = [n for n in names if n != "MCA" and n != "solutions/sirene/challenge/challenge.ipynb"
             and (mean[n]["success_rate"] or 0) > mean["MCA"]["success_rate"]]
     bar = {
         "approaches_beating_mca": beat,

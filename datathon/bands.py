@@ -1,8 +1,8 @@
 """Partial credit by performance bands, for the graded notebooks whose answer is a submission.
 
 An assignment such as ``a3_learning`` or the ``challenge`` is not right or wrong: it codes some
-share of the bulletins, at some precision. Its points come by bands: a few for beating MCA, more
-for each step beyond. They are measured on the **hidden truth**, which a student's notebook must
+share of the bulletins, at some precision (an energy forecast: some error). Its points come by bands
+of the challenge's own scores: a few for beating the reference, more for each step beyond. They are measured on the **hidden truth**, which a student's notebook must
 never see, so they are not computed in the notebook:
 
 - the notebook's performance cell calls :func:`hand_in`. When ``datathon grade`` runs the notebook
@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from datathon import evaluate
 from datathon.errors import UserError
 
 #: Set by the grader in a sandboxed kernel: the folder where :func:`hand_in` writes submissions.
@@ -38,18 +37,47 @@ HANDIN_VARIABLE = "DATATHON_HANDIN"
 
 @dataclass(frozen=True)
 class Band:
-    """``points`` are earned when a metric reaches ``at_least``."""
+    """``points`` are earned when a metric reaches ``at_least`` (higher is better) or stays within
+    ``at_most`` (lower is better: an error); a band has exactly one of the two thresholds."""
 
-    at_least: float
+    at_least: float | None
     points: float
+    at_most: float | None = None
+
+    def __post_init__(self):
+        if (self.at_least is None) == (self.at_most is None):
+            raise ValueError("a band has one threshold: at_least (higher is better) or at_most (lower is better)")
+
+    def reached_by(self, value: float) -> bool:
+        return value >= self.at_least if self.at_least is not None else value <= self.at_most
 
 
 def points_for(value: float | None, bands: Sequence[Band]) -> float:
-    """The points of the highest band ``value`` reaches (0 below the lowest, or when None)."""
+    """The points of the best band ``value`` reaches (0 when it reaches none, or is None)."""
     if value is None:
         return 0.0
-    reached = [b.points for b in bands if value >= b.at_least]
+    reached = [b.points for b in bands if b.reached_by(value)]
     return float(max(reached)) if reached else 0.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One figure of a challenge's ``score()`` result that earns points by bands."""
+
+    path: tuple[str, ...]  # where it is in the result: ("success_rate",), ("coverage_at_precision", "0.95")
+    label: str  # as the feedback says it: "success rate"
+    bands: tuple[Band, ...]
+    percent: bool = True  # shown as "41.2%"; else as a number with three decimals
+
+    def value(self, metrics: dict) -> float | None:
+        for key in self.path:
+            metrics = metrics.get(key) if isinstance(metrics, dict) else None
+        return metrics
+
+    def display(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.1%}" if self.percent else f"{value:.3f}"
 
 
 @dataclass(frozen=True)
@@ -58,9 +86,9 @@ class Performance:
 
     assignment: str
     cell: str  # the cell's nbgrader grade_id
-    success: tuple[Band, ...]  # bands of success rate
-    coverage: tuple[Band, ...]  # bands of coverage at 95 % precision
+    measures: tuple[Measure, ...]
     split: str = "test"
+    challenge: str = "sirene"
 
     @property
     def file_name(self) -> str:
@@ -68,16 +96,22 @@ class Performance:
 
     @property
     def max_points(self) -> float:
-        return max((b.points for b in self.success), default=0.0) + max((b.points for b in self.coverage), default=0.0)
+        return sum(max((b.points for b in m.bands), default=0.0) for m in self.measures)
+
+
+def _sirene(success: tuple[Band, ...], coverage: tuple[Band, ...]) -> tuple[Measure, ...]:
+    return (Measure(("success_rate",), "success rate", success),
+            Measure(("coverage_at_precision", "0.95"), "coverage at 95 % precision", coverage))
 
 
 PERFORMANCE = (
     Performance("a3_learning", "q5-tests-bands",
-                success=(Band(0.40, 3), Band(0.50, 5), Band(0.60, 7)),
-                coverage=(Band(0.30, 3), Band(0.45, 5), Band(0.60, 7))),
+                _sirene(success=(Band(0.40, 3), Band(0.50, 5), Band(0.60, 7)),
+                        coverage=(Band(0.30, 3), Band(0.45, 5), Band(0.60, 7)))),
     Performance("challenge", "performance-tests",
-                success=(Band(0.40, 5), Band(0.45, 10), Band(0.50, 15), Band(0.55, 18), Band(0.60, 21), Band(0.65, 25)),
-                coverage=(Band(0.30, 4), Band(0.45, 8), Band(0.55, 11), Band(0.65, 13), Band(0.70, 15))),
+                _sirene(success=(Band(0.40, 5), Band(0.45, 10), Band(0.50, 15), Band(0.55, 18), Band(0.60, 21),
+                                 Band(0.65, 25)),
+                        coverage=(Band(0.30, 4), Band(0.45, 8), Band(0.55, 11), Band(0.65, 13), Band(0.70, 15)))),
 )
 
 
@@ -96,44 +130,51 @@ def performance(assignment: str, cell: str) -> Performance:
 
 @dataclass
 class Award:
-    """What a submission earned: the metrics it was measured on, and the points of each band."""
+    """What a submission earned: each measure's value and the points of the band it reached."""
 
-    success_rate: float | None
-    coverage_at_95: float | None
-    success_points: float
-    coverage_points: float
+    earned: tuple[tuple[Measure, float | None, float], ...]  # (measure, value, points)
 
     @property
     def points(self) -> float:
-        return self.success_points + self.coverage_points
+        return sum(points for _, _, points in self.earned)
+
+    def value(self, label: str) -> float | None:
+        """The value of the measure called ``label``."""
+        return next(value for measure, value, _ in self.earned if measure.label == label)
 
     def __str__(self) -> str:
-        def pct(v):
-            return "n/a" if v is None else f"{v:.1%}"
-        return (f"success rate {pct(self.success_rate)} → {self.success_points:g} points; "
-                f"coverage at 95 % precision {pct(self.coverage_at_95)} → {self.coverage_points:g} points")
+        return "; ".join(f"{measure.label} {measure.display(value)} → {points:g} points"
+                         for measure, value, points in self.earned)
 
 
-def award_on_truth(submission, truth: pd.DataFrame, *, success: Sequence[Band], coverage: Sequence[Band]) -> Award:
-    """Score ``submission`` (a frame, or a checked :class:`~datathon.evaluate.Submission`) against
-    ``truth`` and award the bands it reaches. Bulletins of the truth missing from it count as not coded."""
-    metrics = evaluate.score(submission, truth)
-    coverage_95 = (metrics.get("coverage_at_precision") or {}).get("0.95")
-    return Award(success_rate=metrics["success_rate"], coverage_at_95=coverage_95,
-                 success_points=points_for(metrics["success_rate"], success),
-                 coverage_points=points_for(coverage_95, coverage))
+def award_on_truth(submission, truth: pd.DataFrame, perf: Performance, *, context=None) -> Award:
+    """Score ``submission`` (a frame, or what the challenge's reader returned) against ``truth`` with
+    the performance cell's challenge, and award the bands each measure reaches. Rows of the truth
+    missing from it count as not answered."""
+    from datathon.challenges import get
+
+    challenge = get(perf.challenge)
+    if isinstance(submission, pd.DataFrame):
+        submission = challenge.as_submission(submission)
+    metrics = challenge.score(submission, truth, context=context)
+    return Award(tuple((m, m.value(metrics), points_for(m.value(metrics), m.bands)) for m in perf.measures))
 
 
-def award(submission: pd.DataFrame, data_dir: str | Path, *, success: Sequence[Band], coverage: Sequence[Band],
-          split: str = "test") -> Award:
-    """:func:`award_on_truth` on the truth of ``split`` in ``data_dir``."""
-    return award_on_truth(submission, evaluate.load_truth(data_dir, split), success=success, coverage=coverage)
+def award(submission: pd.DataFrame, data_dir: str | Path, perf: Performance) -> Award:
+    """:func:`award_on_truth` on the truth of the cell's split in ``data_dir``."""
+    from datathon.challenges import get
+
+    return award_on_truth(submission, get(perf.challenge).load_truth(data_dir, perf.split), perf)
 
 
-def _has_truth(data_dir: Path, split: str) -> bool:
-    if split == "train":
-        return any((data_dir / f"bulletins_train{ext}").is_file() for ext in (".parquet", ".csv"))
-    return any((data_dir / f"truth_{split}{ext}").is_file() for ext in (".parquet", ".csv"))
+def _has_truth(data_dir: Path, perf: Performance) -> bool:
+    from datathon.challenges import get
+
+    try:
+        get(perf.challenge).load_truth(data_dir, perf.split)
+    except (UserError, OSError):
+        return False
+    return True
 
 
 def hand_in(submission, *, assignment: str, cell: str, data_dir: str | Path | None = None) -> Award | None:
@@ -143,9 +184,12 @@ def hand_in(submission, *, assignment: str, cell: str, data_dir: str | Path | No
     scores it afterwards. Elsewhere: returns (and prints) the points it would earn on ``data_dir``'s
     own truth when the directory has one, else None.
     """
+    from datathon.challenges import get
+
     perf = performance(assignment, cell)
-    if not isinstance(submission, pd.DataFrame) or not {"CABBI", "siret"} <= set(submission.columns):
-        raise UserError("`submission` must be a DataFrame with CABBI and siret columns: "
+    required = get(perf.challenge).submission.required
+    if not isinstance(submission, pd.DataFrame) or not set(required) <= set(submission.columns):
+        raise UserError(f"`submission` must be a DataFrame with {' and '.join(required)} columns: "
                         "run the cells above that build it")
     folder = os.environ.get(HANDIN_VARIABLE)
     if folder:
@@ -159,12 +203,13 @@ def hand_in(submission, *, assignment: str, cell: str, data_dir: str | Path | No
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         raise UserError("grade this assignment with `datathon grade`: its performance points are computed "
                         "outside the notebook, on the hidden truth")
-    if data_dir is None or not _has_truth(Path(data_dir), perf.split):
+    if data_dir is None or not _has_truth(Path(data_dir), perf):
         print(f"No {perf.split} truth in {data_dir}: the grader scores this submission on the hidden truth.")
         return None
     with warnings.catch_warnings():  # nbgrader takes a graded cell's stderr for a failure
         warnings.simplefilter("ignore")
-        earned = award(submission, data_dir, success=perf.success, coverage=perf.coverage, split=perf.split)
-    print(f"Practice on {Path(data_dir).name} (whose truth is public): {earned} — {earned.points:g} of "
+        earned = award(submission, data_dir, perf)
+    shown = Path(data_dir).name if Path(data_dir).parent.name != "data_samples" else f"data_samples/{Path(data_dir).name}"
+    print(f"Practice on {shown} (whose truth is public): {earned} — {earned.points:g} of "
           f"{perf.max_points:g} points. Graded, the same bands apply to the hidden truth.")
     return earned

@@ -207,6 +207,10 @@ def check_directory(directory: str | Path) -> list[Problem]:
 
 def run_check(directory: str | Path) -> CheckReport:
     """Check a data directory: its problems and the row counts of its files."""
+    from datathon.challenges.sirene import insee2018
+
+    if insee2018.is_insee2018(directory):  # the 2018 INSEE files: the format's deviations, then the kit's checks
+        return insee2018.check_directory(directory)
     return _Checker(data_directory(directory)).run()
 
 

@@ -37,6 +37,7 @@ def _add_challenges(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print them as JSON")
 
     def _cmd_challenges(args: argparse.Namespace) -> int:
+        from datathon.challenge import MATERIAL_KINDS
         from datathon.challenges import available, get
 
         listed = []
@@ -45,15 +46,19 @@ def _add_challenges(sub: argparse._SubParsersAction) -> None:
             listed.append({"name": c.name, "title": c.title, "version": c.version, "source": source,
                            "score_types": [{"key": t.key, "label": t.label, "direction": t.direction.value}
                                            for t in c.score_types],
-                           "reference": c.reference_name})
+                           "reference": c.reference_name, "scales": list(c.scales),
+                           "material": {kind: str(path) if path and path.is_dir() else None
+                                        for kind in MATERIAL_KINDS for path in [c.material(kind)]}})
         if args.json:
             print_json(listed)
             return 0
         for c in listed:
             scores = ", ".join(f"{t['label']} ({t['direction']} is better{'; ranks' if i == 0 else ''})"
                                for i, t in enumerate(c["score_types"]))
+            shipped = ", ".join(kind for kind, path in c["material"].items() if path) or "not shipped"
             print(f"{c['name']}: {c['title']}\n  version {c['version']}, from {c['source']}\n"
-                  f"  scores: {scores}\n  reference: {c['reference']}")
+                  f"  scores: {scores}\n  reference: {c['reference']}\n  scales: {', '.join(c['scales'])}\n"
+                  f"  material: {shipped}")
         return 0
 
     p.set_defaults(func=_cmd_challenges)
@@ -87,14 +92,18 @@ def _add_reference(sub: argparse._SubParsersAction) -> None:
 def _add_generate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "generate",
-        help="generate a synthetic census × Sirene world",
-        description="Write a data directory: register, geography, bulletins with the MCA replica's "
-        "output, the test truth apart, naf.csv and manifest.json. Same seed, same bytes.",
+        help="generate a challenge's synthetic world (a data directory)",
+        description="Write a data directory of the challenge (Sirene by default: register, geography, bulletins "
+        "with the MCA replica's output, the test truth apart, naf.csv and manifest.json). Same seed, same bytes.",
     )
-    p.add_argument("--scale", required=True, choices=["sample", "departement", "campaign"])
-    p.add_argument("--seed", required=True, help="the world's seed: digits, or a passphrase (an event's: five "
+    p.add_argument("--scale", help="the challenge's scale (sirene: sample, departement, campaign; "
+                   "`datathon challenges` lists each challenge's)")
+    p.add_argument("--seed", help="the world's seed: digits, or a passphrase (an event's: five "
                    "random words, kept secret)")
-    p.add_argument("--out", required=True, type=Path, help="directory to write")
+    p.add_argument("--out", type=Path, help="directory to write")
+    p.add_argument("--sample", action="store_true",
+                   help="the challenge's committed public sample: its smallest scale and published seed, into "
+                   "data_samples/<challenge> of the checkout (`make sample`)")
     p.add_argument("--register", type=Path, help="a real Sirene StockEtablissement CSV to use as the register")
     p.add_argument("--unites-legales", type=Path, help="the StockUniteLegale CSV to join on siren (with --register)")
     p.add_argument("--departements", type=int, metavar="N",
@@ -108,16 +117,25 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from datathon.seeds import seed_warning
 
-    manifest = _challenge(args).generate(
-        args.seed,
-        args.scale,
-        args.out,
-        register=args.register,
-        unites_legales=args.unites_legales,
-        force=args.force,
-        progress=not args.quiet,
-        departements=args.departements,
-    )
+    challenge = _challenge(args)
+    if args.sample:
+        if args.scale or args.seed or args.out:
+            raise UserError("--sample sets the scale, the seed and the directory: give none of them with it")
+        if challenge.material("data_samples") is None or challenge.sample_seed is None:
+            raise UserError(f"challenge {challenge.name} ships no sample here (no checkout, or no published seed)")
+        args.scale, args.seed, args.out = challenge.scales[0], str(challenge.sample_seed), challenge.material("data_samples")
+    missing = [flag for flag, value in (("--scale", args.scale), ("--seed", args.seed), ("--out", args.out))
+               if value is None]
+    if missing:
+        raise UserError(f"give {', '.join(missing)} (or --sample for the challenge's public sample)")
+    if args.scale not in challenge.scales:
+        raise UserError(f"unknown scale {args.scale!r} for challenge {challenge.name}: choose "
+                        f"{', '.join(challenge.scales)}")
+    # Options another challenge does not take are passed only when given: it refuses them in one line.
+    given = {name: value for name, value in (("register", args.register), ("unites_legales", args.unites_legales),
+                                             ("departements", args.departements)) if value is not None}
+    manifest = challenge.generate(args.seed, args.scale, args.out, force=args.force, progress=not args.quiet,
+                                  **given)
     counts = ", ".join(f"{k}: {v:,}" for k, v in manifest["rows"].items())
     print(f"wrote {args.out} ({counts})")
     if warning := seed_warning(args.seed, args.out):  # after the work: an error stays the only line
@@ -156,7 +174,7 @@ def _cmd_mca(args: argparse.Namespace) -> int:
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "data",
-        help="inspect a data directory (data check DIR)",
+        help="inspect a data directory (data check DIR, data dictionary DIR)",
         description="Verbs on a data directory, synthetic or real.",
     )
     verbs = p.add_subparsers(dest="data_command", metavar="VERB")
@@ -173,15 +191,38 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--json", action="store_true", help="print the problems as JSON")
     _add_challenge_option(c)
     c.set_defaults(func=_cmd_data_check)
+    d = verbs.add_parser(
+        "dictionary",
+        help="write the data dictionary (README.md) of a data directory",
+        description="Write DIR/README.md, the challenge's data dictionary of the directory's files: every file "
+        "and column, their meanings and examples, how the data were made.",
+    )
+    d.add_argument("directory", type=Path, metavar="DIR", help="data directory")
+    _add_challenge_option(d)
+    d.set_defaults(func=_cmd_data_dictionary)
+
+
+def _cmd_data_dictionary(args: argparse.Namespace) -> int:
+    from datathon.files import written_atomically
+
+    challenge = _challenge(args, args.directory)
+    if not args.directory.is_dir():
+        raise UserError(f"no data directory {args.directory}")
+    text = challenge.dictionary(args.directory)
+    if text is None:
+        raise UserError(f"{args.directory}: challenge {challenge.name} has no data dictionary for these data "
+                        "(it describes the data its generator writes)")
+    path = args.directory / "README.md"
+    with written_atomically(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from datathon.check import run_check
-
-    _challenge(args, args.directory)  # only Sirene's check exists yet (docs/challenges.md, step 2c)
-    report = run_check(args.directory)
+    report = _challenge(args, args.directory).check_report(args.directory)
     if args.json:
         print_json({"directory": str(report.directory), "rows": report.rows,
                     "problems": [asdict(p) for p in report.problems]})
@@ -201,7 +242,7 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("submission", type=Path, metavar="SUBMISSION", help="the submission CSV")
     p.add_argument("--data", required=True, type=Path, help="data directory holding the truth")
-    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--split", default="test", help="the split scored (default: test; the challenge's splits)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     p.add_argument("--max-bytes", type=int, default=200_000_000,
                    help="largest submission accepted, in bytes (default: 200 MB)")
@@ -210,16 +251,14 @@ def _add_score(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from datathon.evaluate import format_summary, score_directory
-
-    _challenge(args, args.data)  # scoring dispatches to the challenge at step 2c; only Sirene exists
-    result = score_directory(args.submission, args.data, split=args.split, max_bytes=args.max_bytes)
+    challenge = _challenge(args, args.data)
+    if args.split not in challenge.schema.splits:
+        raise UserError(f"unknown split {args.split!r}: choose {' or '.join(challenge.schema.splits)}")
+    result = challenge.score_file(args.submission, args.data, args.split, max_bytes=args.max_bytes)
     if args.json:
         print_json(result)
     else:
-        print(format_summary(result))
-        for warning in result["warnings"]:
-            print(f"warning: {warning}", file=sys.stderr)
+        print(challenge.summary(result))  # its warnings first, where they are seen
     return 0
 
 
@@ -262,9 +301,10 @@ def _add_material(sub: argparse._SubParsersAction) -> None:
         "OUT/summary.md. Exit 1 when a notebook fails, naming it and its failing cell.",
     )
     r.add_argument("notebooks", nargs="*", type=Path, metavar="PATH",
-                   help="notebooks or directories of notebooks (default: course solutions)")
-    r.add_argument("--data", type=Path, default=Path("data_samples"),
-                   help="data directory injected as data_dir (default: data_samples)")
+                   help="notebooks or directories of notebooks (default: the challenge's, course/<challenge> "
+                   "and solutions/<challenge>)")
+    r.add_argument("--data", type=Path,
+                   help="data directory injected as data_dir (default: the challenge's sample, data_samples/<challenge>)")
     r.add_argument("--out", type=Path, default=Path("out/material"), help="output directory (default: out/material)")
     r.add_argument("--jobs", type=int, default=2, help="notebooks run at once, one process each (default: 2)")
     r.add_argument("-p", "--parameter", dest="parameters", action="append", default=[], metavar="KEY=VALUE",
@@ -277,9 +317,10 @@ def _add_material(sub: argparse._SubParsersAction) -> None:
 def _cmd_material(args: argparse.Namespace) -> int:
     from datathon.material import format_summary, parse_parameters, run_material
 
-    _challenge(args, args.data)  # material per challenge comes at step 4; only Sirene's exists
+    challenge = _challenge(args, args.data)
     run = run_material(
         args.notebooks or None,
+        challenge=challenge.name,
         data_dir=args.data,
         out=args.out,
         jobs=args.jobs,
@@ -310,7 +351,7 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", default="2", metavar="N", help="students graded at once, one process each (default: 2)")
     p.add_argument("--course", type=Path, metavar="DIR",
                    help="the course root, holding nbgrader_config.py (default: the working directory if it "
-                   "holds one, else grader)")
+                   "holds one, else grader/<challenge>)")
     p.add_argument("--student", dest="students", nargs="+", metavar="ID", help="grade only these students")
     p.add_argument("--force", action="store_true", help="grade again submissions already autograded")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -326,14 +367,15 @@ def _add_grade(sub: argparse._SubParsersAction) -> None:
         from datathon.grading import format_summary, grade, parse_jobs
         from datathon.sandbox import Limits
 
-        _challenge(args, args.data)  # one course per challenge comes at step 4; only Sirene's exists
+        challenge = _challenge(args, args.data)
         limits = Limits()
         if args.memory is not None:
             if not 0.25 <= args.memory <= 1024:
                 raise UserError(f"--memory must be between 0.25 and 1024 GiB (got {args.memory:g})")
             limits = Limits(memory=int(args.memory * 1024**3))
         run = grade(args.assignment, course=args.course, jobs=parse_jobs(args.jobs), students=args.students,
-                    force=args.force, progress=not args.quiet, data=args.data, trusted=args.trusted, limits=limits)
+                    force=args.force, progress=not args.quiet, data=args.data, trusted=args.trusted, limits=limits,
+                    challenge=challenge.name)
         print(format_summary(run))
         for failure in run.failures:
             print(f"datathon grade: failed: {failure.student}: {failure.reason}", file=sys.stderr)
@@ -447,7 +489,7 @@ def _add_match(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="datathon",
-        description="A teaching kit for a data hackathon: who is the employer on the census bulletin?",
+        description="A kit for running a data hackathon as a course; its challenges are plug-ins (`datathon challenges` lists them).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -457,8 +499,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # One entry per command; each adds its parser and sets ``func``.
-COMMANDS = [_add_challenges, _add_generate, _add_reference, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit, _add_serve,
-            _add_material, _add_grade, _add_sandbox, _add_train, _add_match, _add_event]
+def _add_handin(sub: argparse._SubParsersAction) -> None:
+    """``datathon handin NOTEBOOK``: a team's notebook for the closing presentations (datathon/leaderboard/commands.py)."""
+    from datathon.leaderboard.commands import add_handin
+
+    add_handin(sub)
+
+
+def _add_hub(sub: argparse._SubParsersAction) -> None:
+    """``datathon hub setup|start|check|grade|remove``: the event's JupyterHub (datathon/hub/cli.py)."""
+    from datathon.hub.cli import add_hub
+
+    add_hub(sub)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """``datathon export --format insee2018``: Sirene's data as INSEE's 2018 files (datathon/challenges/sirene/commands.py)."""
+    from datathon.challenges.sirene.commands import add_export
+
+    add_export(sub)
+
+
+COMMANDS = [_add_challenges, _add_generate, _add_reference, _add_mca, _add_data, _add_score, _add_leaderboard, _add_submit,
+            _add_serve, _add_handin, _add_material, _add_grade, _add_sandbox, _add_hub, _add_event, _add_train, _add_match,
+            _add_export]
 
 
 def main(argv: list[str] | None = None) -> int:

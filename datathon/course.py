@@ -43,7 +43,6 @@ DEFAULT_REQUIRED = ("etablissements.parquet", "bulletins_train.parquet")
 SAMPLE_DIR = "data_samples"
 #: The event's data directory, when a notebook's parameters name none (set by grading and the event's server).
 DATA_VARIABLE = "DATATHON_DATA"
-SAMPLE_SEED = 20180118
 #: The MIME type of a metrics record in a notebook's outputs (what :mod:`datathon.material` reads).
 METRICS_MIMETYPE = "application/vnd.datathon.metrics+json"
 
@@ -152,9 +151,17 @@ def _how_to_get_data(given: str, missing: Sequence[str] = ()) -> str:
     if list(missing) == ["truth_test.parquet"]:
         return ("the test truth is kept apart by the instructor: score on the train split instead, "
                 "or copy truth_test.parquet into the directory")
-    if Path(given).name == SAMPLE_DIR:
-        return (f"run `make sample` at the top of the repository (or `datathon generate --scale sample "
-                f"--seed {SAMPLE_SEED} --out {SAMPLE_DIR} --force`)")
+    given_path = Path(given)
+    if SAMPLE_DIR in (given_path.name, given_path.parent.name):  # data_samples[/<challenge>]: the kit's sample
+        from datathon.challenges import get
+
+        challenge = given_path.name if given_path.parent.name == SAMPLE_DIR else notebook_challenge()
+        try:
+            seed = get(challenge).sample_seed
+        except UserError:  # not an installed challenge: say what would make one
+            seed = "N"
+        return (f"run `make sample` at the top of the repository (or `datathon generate --challenge {challenge} "
+                f"--scale sample --seed {seed} --out {SAMPLE_DIR}/{challenge} --force`)")
     return (f"generate one with `datathon generate --scale sample --seed N --out {given}`, "
             "or copy the event's data files there")
 
@@ -207,8 +214,8 @@ def find_data_dir(data_dir: str | Path, start: str | Path | None = None) -> Path
     """The data directory as an absolute path, or None when there is none.
 
     An absolute path is taken as it is. A relative one is looked for in ``start`` (the working
-    directory), then in each of its parents: a notebook of ``course/`` finds ``data_samples``
-    at the top of the repository.
+    directory), then in each of its parents: a notebook of ``course/sirene/`` finds
+    ``data_samples/sirene`` at the top of the repository.
     """
     path = Path(data_dir).expanduser()
     if path.is_absolute():
@@ -220,12 +227,31 @@ def find_data_dir(data_dir: str | Path, start: str | Path | None = None) -> Path
     return None
 
 
+def notebook_challenge(start: str | Path | None = None) -> str:
+    """The challenge a notebook belongs to: ``$DATATHON_CHALLENGE`` (set by grading and the event's
+    server), else the nearest enclosing folder named after an installed challenge (``course/energy/``),
+    else the default."""
+    from datathon.challenges import DEFAULT, ENVIRONMENT, available
+
+    if os.environ.get(ENVIRONMENT):
+        return os.environ[ENVIRONMENT]
+    names = available()
+    here = Path(start).resolve() if start is not None else Path.cwd()
+    return next((p.name for p in (here, *here.parents) if p.name in names), DEFAULT)
+
+
+def sample_dir(challenge: str | None = None) -> str:
+    """The public sample of a challenge, relative: ``data_samples/<challenge>`` (found from a notebook's
+    folder upwards by :func:`find_data_dir`)."""
+    return f"{SAMPLE_DIR}/{challenge or notebook_challenge()}"
+
+
 def chosen_data_dir(data_dir: str | Path | None) -> str | Path:
     """A notebook's data directory: the one it names, else the event's (``$DATATHON_DATA``: set by the
-    event's server and by grading), else the public sample."""
+    event's server and by grading), else its challenge's public sample."""
     if data_dir is not None:
         return data_dir
-    return os.environ.get(DATA_VARIABLE) or SAMPLE_DIR
+    return os.environ.get(DATA_VARIABLE) or sample_dir()
 
 
 def environment_report(

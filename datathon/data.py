@@ -11,6 +11,10 @@ Bringing real data
     cast like the parquet files. This is how the Sirene stock files come. The stock's marker of
     non-diffusible values, ``[ND]``, is read as a null. When both forms exist, the parquet wins.
 
+    The 2018 INSEE files (``rp_final_<year>.csv``, ``sirus_<year>.csv``, ``communes_adjacentes_<year>.csv``,
+    ``;``-separated Latin-1) are read too: :func:`kit_directory` converts them once into the kit's
+    files (see datathon/challenges/sirene/insee2018.py and docs/real-data.md).
+
 Typical use in a notebook::
 
     from datathon import data
@@ -72,14 +76,24 @@ GENERATE_HINT = (
 
 
 def data_directory(directory: str | Path) -> Path:
-    """The directory as a :class:`Path`, or a :class:`UserError` if it is not a directory."""
+    """The directory as a :class:`Path` (for the 2018 INSEE files, their conversion: :func:`kit_directory`),
+    or a :class:`UserError` if it is not a directory."""
     path = Path(directory)
     if not path.exists():
         raise UserError(f"no data directory {path}: {GENERATE_HINT.format(dir=path)}")
     if not path.is_dir():
         raise UserError(f"{path} is a file, not a data directory: give the directory that holds "
                         "etablissements.parquet, bulletins_train.parquet, ...")
-    return path
+    return kit_directory(path)
+
+
+def kit_directory(directory: str | Path) -> Path:
+    """``directory`` itself; for the 2018 INSEE files (``rp_final_<year>.csv``, ``sirus_<year>.csv``),
+    their conversion to the kit's files, made once and cached (datathon/challenges/sirene/insee2018.py)."""
+    from datathon.challenges.sirene import insee2018
+
+    path = Path(directory)
+    return insee2018.materialize(path) if insee2018.is_insee2018(path) else path
 
 
 def find_file(directory: str | Path, name: str) -> Path | None:
@@ -88,7 +102,7 @@ def find_file(directory: str | Path, name: str) -> Path | None:
     ``name`` is a schema file name (``etablissements.parquet``); its CSV form
     (``etablissements.csv``) is accepted when the parquet file is absent.
     """
-    directory = Path(directory)
+    directory = kit_directory(directory)
     path = directory / name
     if path.is_file():
         return path

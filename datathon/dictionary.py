@@ -1,6 +1,6 @@
-"""The data dictionary of a data directory (``data_samples/README.md``), generated from the data.
+"""The data dictionary of a data directory (``data_samples/sirene/README.md``), generated from the data.
 
-``python -m datathon.dictionary [DIR]`` (default ``data_samples``; ``make sample`` runs it) writes
+``python -m datathon.dictionary [DIR]`` (default ``data_samples/sirene``; ``make sample`` runs it) writes
 ``DIR/README.md``. The prose lives here; every table, count, share and example comes from the
 directory's files and manifest, and from :mod:`datathon.schema`, :data:`datathon.challenges.sirene.world.noise.MECHANISMS`
 and :data:`datathon.challenges.sirene.mca.CLASS_TABLE`. Same data, same bytes: examples are the first rows that fit,
@@ -409,12 +409,12 @@ edit datathon/dictionary.py, not this file. -->
 
 # The sample data: a data dictionary
 
-`data_samples/` holds the kit's public sample: one synthetic département ({deps}) of \
+`data_samples/sirene/` holds the kit's public sample: one synthetic département ({deps}) of \
 {made} with seed `{manifest["seed"]}`. {real} To regenerate the sample, then this page:
 
 ```bash
-make sample   # datathon generate --scale {manifest["scale"]} --seed {manifest["seed"]} --out data_samples --force
-              # python -m datathon.dictionary data_samples
+make sample   # datathon generate --scale {manifest["scale"]} --seed {manifest["seed"]} --out data_samples/sirene --force
+              # python -m datathon.dictionary data_samples/sirene
 ```"""
 
 
@@ -431,7 +431,7 @@ def files_section(frames, manifest) -> str:
         schema.MANIFEST: "how the sample was made: seed, scale, version, row counts, noise rates, MCA's figures, "
                          "checksums",
     }
-    here = "data_samples"
+    here = "data_samples/sirene"
     if TRUTH_FILE not in frames:
         what[schema.MANIFEST] = ("how the data were made: scale, version, row counts, noise rates, MCA's figures on "
                                  "the train split, checksums (not the seed: it would rebuild the truth)")
@@ -788,7 +788,8 @@ def write(directory) -> Path:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m datathon.dictionary", description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", nargs="?", default="data_samples", help="data directory (default: data_samples)")
+    parser.add_argument("directory", nargs="?", default="data_samples/sirene",
+                        help="data directory (default: data_samples/sirene)")
     try:
         print(f"wrote {write(parser.parse_args(argv).directory)}")
     except UserError as err:

@@ -971,6 +971,9 @@ def load_truth(data_dir, split: str = "test") -> pd.DataFrame:
             f"data directory not found: {data_dir} — give the directory of the event's data with --data, "
             f"or generate one with `datathon generate --scale sample --seed 1 --out {data_dir}`"
         )
+    from datathon.data import kit_directory
+
+    data_dir = kit_directory(data_dir)  # the 2018 INSEE files: their conversion to the kit's
     if split == "train":
         path = data_dir / "bulletins_train.parquet"
         if not path.exists():
@@ -1230,7 +1233,9 @@ def score_directory(
     """
     truth = load_truth(data_dir, split)
     submission = read_submission(submission_path, known_cabbi=truth["CABBI"], max_bytes=max_bytes)
-    result = score(submission, truth, register_sirets=_register_sirets(Path(data_dir)))
+    from datathon.data import kit_directory
+
+    result = score(submission, truth, register_sirets=_register_sirets(kit_directory(data_dir)))
     result["warnings"] = submission.warnings + result["warnings"]
     return result
 
@@ -1240,7 +1245,13 @@ def _percent(value: float | None) -> str:
 
 
 def format_summary(result: dict) -> str:
-    """The metrics as an aligned, readable text block (what ``datathon score`` prints)."""
+    """The metrics as an aligned, readable text block (what ``datathon score`` prints).
+
+    Warnings come first and a one-line summary next, so that neither hides below the breakdown."""
+    head = [f"warning: {w}" for w in result.get("warnings") or []]
+    head.append(f"success rate {_percent(result['success_rate']).strip()} · precision "
+                f"{_percent(result['precision']).strip()} · coding rate {_percent(result['coding_rate']).strip()}"
+                f" on {result['n_bulletins']:,} bulletins")
     rows = [
         ("bulletins", f"{result['n_bulletins']:,}"),
         ("coded", f"{result['n_coded']:,}"),
@@ -1260,7 +1271,7 @@ def format_summary(result: dict) -> str:
     for target, value in (result.get("coverage_at_precision") or {}).items():
         rows.append((f"coverage at precision {target}", _percent(value)))
     width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value:>9}" for label, value in rows]
+    lines = [*head, ""] + [f"{label:<{width}}  {value:>9}" for label, value in rows]
     breakdowns = (("by collection mode", result.get("by_typcol")), ("by noise mechanism", result.get("by_noise")))
     for title, groups in breakdowns:
         if not groups:

@@ -13,6 +13,14 @@ from typing import BinaryIO
 from datathon.errors import UserError
 
 
+def check_out_directory(out: Path, force: bool) -> None:
+    """The rule of every command that writes a directory (``--out``): absent, empty, or replaced with ``force``."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a directory: choose another --out")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise UserError(f"{out} is not empty: choose an empty directory, or add --force to replace its files")
+
+
 def sha256_file(path: Path) -> str:
     """The sha256 hex digest of a file, read in blocks (the register can weigh gigabytes)."""
     digest = hashlib.sha256()

@@ -63,7 +63,8 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from datathon import bands, evaluate, sandbox
+from datathon import bands, sandbox
+from datathon.challenges import get as get_challenge
 from datathon.errors import UserError
 from datathon.files import remove_tree, replace_directory
 
@@ -143,9 +144,14 @@ def parse_jobs(value) -> int:
     return int(value)
 
 
-def default_course_dir() -> Path:
-    """The working directory when it holds nbgrader_config.py (as nbgrader assumes), else ./grader."""
-    return Path(".") if Path(CONFIG_FILE).is_file() else Path(DEFAULT_COURSE)
+def default_course_dir(challenge: str | None = None) -> Path:
+    """The working directory when it holds nbgrader_config.py (as nbgrader assumes), else the
+    challenge's course root in the checkout, ``grader/<challenge>`` (Sirene's by default)."""
+    if Path(CONFIG_FILE).is_file():
+        return Path(".")
+    from datathon.challenges import DEFAULT
+
+    return Path(DEFAULT_COURSE) / (challenge or DEFAULT)
 
 
 @dataclass
@@ -170,9 +176,9 @@ class Course:
         return self.path(self.coursedir.autograded_directory, student, assignment)
 
 
-def find_course(directory: str | Path | None = None) -> Path:
+def find_course(directory: str | Path | None = None, challenge: str | None = None) -> Path:
     """The course root (absolute); :class:`UserError` when it holds no nbgrader_config.py."""
-    directory = Path(directory) if directory is not None else default_course_dir()
+    directory = Path(directory) if directory is not None else default_course_dir(challenge)
     if not (directory / CONFIG_FILE).is_file():
         where = "no such directory" if not directory.is_dir() else f"no {CONFIG_FILE} in it"
         raise UserError(f"no nbgrader course at {directory} ({where}): give the course root, the directory "
@@ -284,11 +290,13 @@ def grade(
     data: str | Path | None = None,
     trusted: bool = False,
     limits: sandbox.Limits | None = None,
+    challenge: str | None = None,
 ) -> GradeRun:
     """Autograde the collected submissions of ``assignment`` with ``jobs`` worker processes.
 
     ``course`` is the course root (the directory holding nbgrader_config.py; default: the working
-    directory if it holds one, else ``grader``); ``students`` limits grading to those students;
+    directory if it holds one, else ``grader/<challenge>``, where ``challenge`` is the one of
+    ``datathon.challenges.resolve``); ``students`` limits grading to those students;
     ``force`` grades again submissions already autograded. ``data`` is the event's data directory,
     truth included: notebooks see only its public files, and performance cells are scored on its
     truth (default: the public sample, for practice). Each notebook runs in a :mod:`datathon.sandbox`
@@ -298,7 +306,10 @@ def grade(
     result (see the module docstring for the whole design).
     """
     jobs = parse_jobs(jobs)
-    data_dir = _grading_data(data)
+    from datathon.challenges import resolve
+
+    challenge = resolve(challenge, data=data).name
+    data_dir = _grading_data(data, challenge)
     # nbgrader migrates a gradebook by running the `alembic` script, found on PATH: make it the one
     # beside this Python (the venv's bin/, which `make` does not put on PATH).
     bin_dir = str(Path(sys.executable).parent)
@@ -306,7 +317,7 @@ def grade(
         os.environ["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", "")])
     if not isinstance(assignment, str) or not assignment.strip() or any(c in assignment for c in "/\\*?["):
         raise UserError(f"invalid assignment name {assignment!r}")
-    course_dir = find_course(course)
+    course_dir = find_course(course, challenge)
     _start_fork_server()  # it imports nbgrader while this process does the same
     course_ = load_course(course_dir)
     known = _known_assignments(course_.db_path)
@@ -336,7 +347,8 @@ def grade(
     if to_grade:
         with (nullcontext([]) if trusted else sandbox.reserved(jobs)) as accounts:
             outcomes = _grade_students(course_, assignment, to_grade, jobs=jobs, progress=progress,
-                                       accounts=accounts, data=data_dir, limits=limits or sandbox.Limits())
+                                       accounts=accounts, data=data_dir, limits=limits or sandbox.Limits(),
+                                       challenge=challenge)
     scores = _scores(course_, assignment, to_grade) if to_grade else {}
     released = _released_checksums(course_, assignment)
     for s in collected:
@@ -352,7 +364,8 @@ def grade(
 
 
 def _grade_students(course: Course, assignment: str, students: list[str], *, jobs: int, progress: bool,
-                    accounts: list[sandbox.Account], data: Path, limits: sandbox.Limits) -> dict[str, StudentResult]:
+                    accounts: list[sandbox.Account], data: Path, limits: sandbox.Limits,
+                    challenge: str | None = None) -> dict[str, StudentResult]:
     """Grade in workers (sandboxed), score performance cells, merge in one transaction, move the outputs into place."""
     from datathon.event import bundle
 
@@ -381,14 +394,14 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
                 "cwd": str(course.directory), "env": dict(os.environ),
                 "staged": str(course.path(staging, student, assignment)),
                 "submitted": str(course.submitted(student, assignment)),
-                "box": str(boxes / f"{i:05d}"), "data": str(public), "limits": asdict(limits),
+                "box": str(boxes / f"{i:05d}"), "data": str(public), "limits": asdict(limits), "challenge": challenge,
             })
         results = _run_workers(tasks, jobs=jobs, progress=progress, desc=f"grading {assignment}", accounts=accounts)
         for account in accounts:  # belt and braces: each worker killed its own box's leftovers already
             sandbox.kill_leftovers(account)
         performance = bands.performance_cells(assignment)
         if performance:
-            truths = {p.split: evaluate.load_truth(data, p.split) for p in performance}
+            truths = {p.split: get_challenge(p.challenge).load_truth(data, p.split) for p in performance}
             for task in tasks:
                 if results[task["student"]].status == "graded":
                     results[task["student"]].performance = _score_performance(task, performance, truths)
@@ -411,15 +424,17 @@ def _grade_students(course: Course, assignment: str, students: list[str], *, job
         remove_tree(boxes)
 
 
-def _grading_data(data: str | Path | None) -> Path:
-    """The event's data directory (truth included), or the public sample when none is given."""
-    from datathon.course import SAMPLE_DIR, find_data_dir
+def _grading_data(data: str | Path | None, challenge: str | None = None) -> Path:
+    """The event's data directory (truth included), or the challenge's public sample when none is given."""
+    from datathon.challenges import DEFAULT
+    from datathon.course import find_data_dir, sample_dir
 
     if data is None:
-        found = find_data_dir(SAMPLE_DIR)
+        sample = sample_dir(challenge or DEFAULT)
+        found = find_data_dir(sample)
         if found is None:
             raise UserError(f"no data to grade with: give the event's data directory with --data "
-                            f"(the public sample {SAMPLE_DIR}/ was not found either)")
+                            f"(the public sample {sample}/ was not found either)")
         return Path(found).resolve()
     path = Path(data)
     if not path.is_dir():
@@ -476,12 +491,13 @@ def _performance_points(task: dict, perf: bands.Performance, truth, cell) -> tup
     handed_in = Path(task["box"]) / sandbox.HANDIN_DIR / perf.file_name
     if not os.path.lexists(handed_in):
         return 0.0, f"Performance: 0 of {perf.max_points:g} points — no submission was handed in."
+    challenge = get_challenge(perf.challenge)
     try:  # the scorer's own reader: a regular file only (never through a link), bounded, checked
-        submission = evaluate.read_submission(handed_in, known_cabbi=truth["CABBI"])
+        submission = challenge.read_submission(handed_in, known_ids=truth[challenge.schema.id_column])
     except UserError as err:
         why = err.message.replace(str(handed_in), perf.file_name)
         return 0.0, f"Performance: 0 of {perf.max_points:g} points — the submission handed in is not valid: {why}"
-    earned = bands.award_on_truth(submission, truth, success=perf.success, coverage=perf.coverage)
+    earned = bands.award_on_truth(submission, truth, perf)
     return earned.points, (f"Performance, graded outside the notebook on the hidden truth: {earned} — "
                            f"{earned.points:g} of {perf.max_points:g} points.")
 
@@ -630,13 +646,16 @@ def _autograde(task: dict, account: sandbox.Account | None) -> dict:
 
     from datathon.grading_sandbox import SandboxedExecute, SandboxKernelManager
 
-    box = sandbox.Box(account, Path(task["box"]), data=Path(task["data"]), limits=sandbox.Limits(**task["limits"]))
+    box = sandbox.Box(account, Path(task["box"]), data=Path(task["data"]), limits=sandbox.Limits(**task["limits"]),
+                      challenge=task.get("challenge"))
     box.prepare(files_from=Path(task["submitted"]))
     if account is not None:
         SandboxKernelManager.box = box
     else:  # trusted: the kernel is this process's child, with its environment; same data, same hand-in folder
         os.environ[sandbox.DATA_VARIABLE] = str(box.directory / sandbox.DATA_DIR)
         os.environ[sandbox.HANDIN_VARIABLE] = str(box.handin)
+        if box.challenge is not None:
+            os.environ[sandbox.CHALLENGE_VARIABLE] = box.challenge
         os.rmdir(box.directory / sandbox.DATA_DIR)
         os.symlink(task["data"], box.directory / sandbox.DATA_DIR)
 

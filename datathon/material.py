@@ -26,7 +26,7 @@ It writes, under ``OUT`` (default ``out/material``):
 
   * ``metrics``: what the notebook recorded with :func:`datathon.course.record_metrics` (an
     output of MIME type ``application/vnd.datathon.metrics+json``; the last one wins);
-  * ``submission_score``: the submission it wrote, scored with :mod:`datathon.evaluate` against
+  * ``submission_score``: the submission it wrote, scored by the data's challenge against
     the data directory's test truth (or the train split's, when the submission is on train).
 
 A failed notebook is named with its failing cell: the cell's number in the source notebook
@@ -50,10 +50,7 @@ from typing import Any
 
 from datathon.errors import UserError
 
-#: Where the notebooks live, relative to the repository root.
-DEFAULT_SOURCES = ("course", "solutions")
 DEFAULT_OUT = "out/material"
-DEFAULT_DATA = "data_samples"
 DEFAULT_JOBS = 2
 #: Seconds a single cell may run before the notebook counts as failed (a hung cell must not hang CI).
 DEFAULT_CELL_TIMEOUT = 600
@@ -143,17 +140,32 @@ def parse_parameters(items: Iterable[str] | None) -> dict[str, Any]:
     return out
 
 
-def discover(sources: Sequence[str | Path] | None = None, *, root: str | Path = ".") -> list[tuple[str, Path]]:
+def default_sources(challenge: str | None = None) -> tuple[str, str]:
+    """Where a challenge's notebooks live, relative to the checkout: ``course/<c>``, ``solutions/<c>``."""
+    from datathon.challenges import DEFAULT
+
+    return f"course/{challenge or DEFAULT}", f"solutions/{challenge or DEFAULT}"
+
+
+def default_data(challenge: str | None = None) -> str:
+    """A challenge's public sample, relative to the checkout: ``data_samples/<c>``."""
+    from datathon.challenges import DEFAULT
+
+    return f"data_samples/{challenge or DEFAULT}"
+
+
+def discover(sources: Sequence[str | Path] | None = None, *, root: str | Path = ".",
+             challenge: str | None = None) -> list[tuple[str, Path]]:
     """The notebooks to run, as (name relative to ``root``, absolute path), sorted by name.
 
     ``sources`` are directories (searched recursively, checkpoints left out) or ``.ipynb`` files,
-    relative to ``root``; by default ``course`` and ``solutions``, either of which may be absent
-    or empty. A source given explicitly must exist.
+    relative to ``root``; by default the challenge's (:func:`default_sources`), either of which may
+    be absent or empty. A source given explicitly must exist.
     """
     root = Path(root).resolve()
     explicit = sources is not None
     found: dict[str, Path] = {}
-    for source in (sources if explicit else DEFAULT_SOURCES):
+    for source in (sources if explicit else default_sources(challenge)):
         path = Path(source)
         path = (path if path.is_absolute() else root / path).resolve()
         if not path.exists():
@@ -198,21 +210,25 @@ def run_material(
     sources: Sequence[str | Path] | None = None,
     *,
     root: str | Path = ".",
-    data_dir: str | Path = DEFAULT_DATA,
+    data_dir: str | Path | None = None,
     out: str | Path = DEFAULT_OUT,
     jobs: int = DEFAULT_JOBS,
     parameters: Mapping[str, Any] | None = None,
     progress: bool = True,
     cell_timeout: int | None = DEFAULT_CELL_TIMEOUT,
+    challenge: str | None = None,
 ) -> MaterialRun:
     """Execute the notebooks, write OUT, and return what happened (see the module docstring).
 
-    ``data_dir`` and ``out`` relative paths are taken from the working directory. Raises
+    ``sources`` and ``data_dir`` default to the challenge's (Sirene's by default): its course and
+    solutions, and its sample. ``data_dir`` and ``out`` relative paths are taken from the working directory. Raises
     :class:`UserError` for bad arguments (missing data directory, unknown source, ``jobs`` < 1);
     a notebook that fails does not raise: it is ``failed`` in the result and the summary.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise UserError(f"--jobs must be a whole number of processes, at least 1 (got {jobs!r})")
+    if data_dir is None:
+        data_dir = Path(root) / default_data(challenge)
     data = Path(data_dir).expanduser().resolve()
     if not data.is_dir():
         raise UserError(f"--data: no data directory {data_dir} (run `make sample`, or `datathon generate "
@@ -221,8 +237,10 @@ def run_material(
     for key in params:
         if not _IDENTIFIER.match(str(key)):
             raise UserError(f"parameter {key!r} is not a Python identifier")
-    notebooks = discover(sources, root=root)
+    notebooks = discover(sources, root=root, challenge=challenge)
     out = Path(out).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    copy_mathjax(out)
     submissions = out / "submissions"
     submissions.mkdir(parents=True, exist_ok=True)
 
@@ -302,7 +320,7 @@ def run_notebook(task: dict) -> dict:
             from datathon.course import recorded_metrics
 
             result["metrics"] = recorded_metrics(nb)
-            html.write_text(render_html(nb), encoding="utf-8")
+            html.write_text(render_html(nb, out / MATHJAX_DIR, html), encoding="utf-8")
             result["html"] = html.relative_to(out).as_posix()
         except Exception as err:  # noqa: BLE001
             result["status"] = "failed"
@@ -346,34 +364,76 @@ def current_env_kernel_manager():
     return CurrentEnvKernelManager
 
 
-def render_html(nb) -> str:
-    """The executed notebook as one self-contained HTML page (output images are inlined)."""
-    from nbconvert import HTMLExporter
+#: Cells whose input a rendering leaves out (the plumbing: parameters, environment checks, metrics records),
+#: and cells it leaves out whole; the tags a site builder reads too.
+HIDDEN_INPUT_TAGS = frozenset({"plumbing", "parameters", "injected-parameters", "hide-input", "remove-input"})
+HIDDEN_CELL_TAGS = frozenset({"remove-cell"})
+MATHJAX_DIR = "_mathjax"  # in OUT: MathJax's files, shared by every rendering
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configuration the package ships (Jupyter's own)
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+
+def copy_mathjax(out: Path) -> Path:
+    """MathJax's files in ``out/_mathjax`` (copied once, from the jupyter-server-mathjax package), so that the
+    renderings typeset formulas without a network."""
+    import shutil
+
+    import jupyter_server_mathjax
+
+    target = Path(out) / MATHJAX_DIR
+    if not (target / "MathJax.js").is_file():
+        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+    return target
+
+
+def render_html(nb, mathjax: Path | None = None, page: Path | None = None) -> str:
+    """The executed notebook as one HTML page (output images inlined), the plumbing cells' input left out.
+
+    With ``mathjax`` (a copy made by :func:`copy_mathjax`) and the ``page``'s own path, formulas load
+    MathJax from that copy by a relative link; otherwise nbconvert's default (a CDN) is kept.
+    """
+    import os
+
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.remove_input_tags = set(HIDDEN_INPUT_TAGS)
+    config.TagRemovePreprocessor.remove_cell_tags = set(HIDDEN_CELL_TAGS)
+    if mathjax is not None and page is not None:
+        relative = Path(os.path.relpath(mathjax, Path(page).parent)).as_posix()
+        config.HTMLExporter.mathjax_url = f"{relative}/MathJax.js?config={MATHJAX_CONFIG}"
+    # nbconvert loads require.js from a CDN for widget outputs; the course has none, and offline the
+    # page would wait for it: an empty local script stands in.
+    config.HTMLExporter.require_js_url = "data:text/javascript,"
+    exporter = HTMLExporter(config=config)
+    exporter.register_preprocessor(TagRemovePreprocessor(config=config), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    if mathjax is not None and page is not None:
+        # The package ships MathJax's STIX web fonts only (not its TeX fonts): say so before MathJax loads.
+        script = f'<script src="{config.HTMLExporter.mathjax_url}"'
+        body = body.replace(script, _MATHJAX_FONTS + script, 1)
     return body
 
 
-def score_submission(path: Path, data_dir: Path) -> dict | None:
-    """The key metrics of a submission on the split it covers (test, else train); a note on failure."""
-    from datathon.evaluate import score_directory
+_MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": '
+                  '{availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>\n')
 
+
+def score_submission(path: Path, data_dir: Path) -> dict | None:
+    """The key metrics (:meth:`Challenge.key_metrics`) of a submission on the split it covers, scored by the
+    data's challenge: test, else train; a note on failure. ``challenge`` names which one scored it."""
+    from datathon.challenges import resolve
+
+    challenge = resolve(data=data_dir)
     errors = []
-    for split, truth in (("test", "truth_test.parquet"), ("train", "bulletins_train.parquet")):
-        if not (data_dir / truth).exists():
-            continue
+    for split in sorted(challenge.schema.splits, key=lambda s: s != "test"):  # the test split first
         try:
-            m = score_directory(path, data_dir, split=split)
+            metrics = challenge.score_file(path, data_dir, split)
         except UserError as err:
             errors.append(f"{split}: {_first_line(err.message)}")
             continue
-        keys = ("n_bulletins", "coding_rate", "precision", "success_rate", "mca_concordance")
-        out = {"split": split, **{k: m.get(k) for k in keys}}
-        if m.get("topk_accuracy"):
-            out["top5_accuracy"] = m["topk_accuracy"].get("5")
-        if m.get("coverage_at_precision"):
-            out["coverage_at_0.95"] = m["coverage_at_precision"].get("0.95")
-        return out
+        return {"split": split, "challenge": challenge.name, **challenge.key_metrics(metrics)}
     return {"error": "; ".join(errors) or f"no truth in {data_dir} to score it against"}
 
 
@@ -483,6 +543,15 @@ def format_summary(run: MaterialRun) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _board_figures(score: dict) -> list[str]:
+    """The on-board score types of the challenge that scored a submission, as ``label value``."""
+    from datathon.challenges import get
+
+    challenge = get(score.get("challenge", "sirene"))
+    return [f"{t.label} {t.display(score.get(t.key))}" for t in challenge.score_types
+            if t.on_board and t.key in score]
+
+
 def _metrics_text(r: NotebookResult) -> str:
     parts = []
     for key, value in (r.metrics or {}).items():
@@ -490,8 +559,7 @@ def _metrics_text(r: NotebookResult) -> str:
             parts.append(f"{key} {_number(value)}")
     if r.submission_score and "error" not in r.submission_score:
         s = r.submission_score
-        parts.append(f"submission ({s['split']}): success {_number(s.get('success_rate'))}, "
-                     f"coding {_number(s.get('coding_rate'))}, precision {_number(s.get('precision'))}")
+        parts.append(f"submission ({s['split']}): " + ", ".join(_board_figures(s)))
     elif r.submission_score:
         parts.append(f"submission not scored: {r.submission_score['error']}")
     return "; ".join(parts).replace("|", "\\|") or "—"

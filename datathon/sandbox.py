@@ -75,6 +75,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from datathon.bands import HANDIN_VARIABLE  # noqa: E402 - the variables a sandboxed notebook reads
+from datathon.challenges import ENVIRONMENT as CHALLENGE_VARIABLE  # noqa: E402
 from datathon.course import DATA_VARIABLE  # noqa: E402
 from datathon.errors import UserError  # noqa: E402
 from datathon.files import remove_tree  # noqa: E402
@@ -336,6 +337,7 @@ class Box:
     directory: Path  # private: work/, home/, ipc/, handin/, and data/ (the public data, read-only)
     data: Path | None  # the public data directory shown at directory/data
     limits: Limits = field(default_factory=Limits)
+    challenge: str | None = None  # told to the notebook ($DATATHON_CHALLENGE): its course's challenge
 
     @property
     def work(self) -> Path:
@@ -378,6 +380,8 @@ class Box:
         })
         if self.data is not None:
             env[DATA_VARIABLE] = str(self.directory / DATA_DIR)
+        if self.challenge is not None:
+            env[CHALLENGE_VARIABLE] = self.challenge
         return env
 
     def command(self, argv: list[str]) -> list[str]:

@@ -1,12 +1,13 @@
 """What students get: ``starter_notebooks/`` generated from ``solutions/`` by nbgrader, and checked for leaks.
 
-``make starters`` (``python -m datathon.starters``) runs, for each assignment of ``solutions/`` (a
-folder holding notebooks: ``solutions/a1_names/``), the real ``nbgrader generate_assignment`` with
-the course's configuration (``grader/nbgrader_config.py``), into a temporary release directory and
-a temporary gradebook, so that the course's own ``grader/release`` and ``grader/gradebook.db`` are
-not touched. nbgrader replaces each solution region by ``raise NotImplementedError()``, removes the
+Each folder holds one sub-folder per challenge; paths below are those of one challenge, Sirene's
+by default. ``make starters`` (``python -m datathon.starters``) runs, for each assignment of
+``solutions/<c>/`` (a folder holding notebooks: ``solutions/sirene/a1_names/``), the real
+``nbgrader generate_assignment`` with the challenge's course configuration
+(``grader/<c>/nbgrader_config.py``), into a temporary release directory and a temporary gradebook,
+so that the course's own ``release/`` and ``gradebook.db`` are not touched. nbgrader replaces each solution region by ``raise NotImplementedError()``, removes the
 hidden tests, locks the read-only cells and records each graded cell's checksum. The released files
-are then normalised and written to ``starter_notebooks/<assignment>/``, which is rewritten to hold
+are then normalised and written to ``starter_notebooks/<c>/<assignment>/``, which is rewritten to hold
 exactly what was generated (a file that is not generated any more is removed).
 
 Normalising keeps everything nbgrader needs to grade a student's copy (every cell's ``nbgrader``
@@ -20,7 +21,7 @@ same bytes, so CI can compare what is committed with what the command produces
 The same check looks for **leaks** in ``starter_notebooks/`` and ``course/``, everything students
 see: no line of a solution region (between ``### BEGIN SOLUTION`` and ``### END SOLUTION``) or of a
 hidden test (between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``) of any source
-notebook, no marker itself, and no SIRET of the test truth (``data_samples/truth_test.parquet``),
+notebook, no marker itself, and no SIRET of the test truth (``data_samples/<c>/truth_test.parquet``),
 in the sources or in outputs. In ``starter_notebooks/`` (what students fill in and hand in), no code
 may read the test truth either: the file name ``truth_test``, ``load_truth(..., "test")``,
 ``with_truth=True``, or ``datathon.data.load`` without ``with_truth=False``. Preparation notebooks
@@ -45,11 +46,14 @@ from pathlib import Path
 
 from datathon.errors import UserError
 
+# Each holds one folder per challenge (solutions/sirene/a1_names/, ...): docs/challenges.md, §3.
 SOLUTIONS = "solutions"
 STARTERS = "starter_notebooks"
 COURSE = "course"
 GRADER = "grader"
-TRUTH = Path("data_samples") / "truth_test.parquet"
+SAMPLES = "data_samples"
+TRUTH = "truth_test.parquet"  # in the challenge's sample
+DEFAULT_CHALLENGE = "sirene"
 #: What nbgrader puts in solution and hidden-test regions (nbgrader's default delimiters).
 BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -59,7 +63,9 @@ MIN_LEAK_LENGTH = 16
 GENERATE_TIMEOUT = 300
 #: Directories whose notebooks must not read the test truth at all (see the module docstring).
 NO_TRUTH_READING = (STARTERS,)
-_SIRET = re.compile(r"(?<!\d)\d{14}(?!\d)")
+# The tokens of a notebook's text a truth value is looked for among: runs of digits (a SIRET glued to
+# a letter) and words.
+_TOKEN = re.compile(r"(?<!\d)\d+(?!\d)|[\w.-]+")
 _IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 
 
@@ -68,26 +74,27 @@ _IMPORT = re.compile(r"^(?:import\s|from\s+\S+\s+import\s)")
 # --------------------------------------------------------------------------------------------
 
 
-def assignments(root: str | Path = ".") -> list[str]:
-    """The assignments of ``solutions/``: its sub-directories holding at least one notebook, sorted."""
-    base = Path(root) / SOLUTIONS
+def assignments(root: str | Path = ".", challenge: str = DEFAULT_CHALLENGE) -> list[str]:
+    """The assignments of ``solutions/<challenge>/``: its sub-directories holding a notebook, sorted."""
+    base = Path(root) / SOLUTIONS / challenge
     if not base.is_dir():
         return []
     return sorted(d.name for d in base.iterdir()
                   if d.is_dir() and not d.name.startswith(".") and any(d.glob("*.ipynb")))
 
 
-def generate(root: str | Path = ".", names: Sequence[str] | None = None) -> dict[str, bytes]:
-    """Run nbgrader on each assignment and return the normalised starter files.
+def generate(root: str | Path = ".", names: Sequence[str] | None = None,
+             challenge: str = DEFAULT_CHALLENGE) -> dict[str, bytes]:
+    """Run nbgrader on each assignment of ``challenge`` and return the normalised starter files.
 
-    Keys are paths relative to ``starter_notebooks/`` (``a1_names/a1_names.ipynb``), values the
-    bytes to write. Raises :class:`UserError` (one line) when nbgrader fails.
+    Keys are paths relative to ``starter_notebooks/<challenge>/`` (``a1_names/a1_names.ipynb``),
+    values the bytes to write. Raises :class:`UserError` (one line) when nbgrader fails.
     """
     root = Path(root).resolve()
-    grader = root / GRADER
+    grader = root / GRADER / challenge
     if not (grader / "nbgrader_config.py").is_file():
         raise UserError(f"no nbgrader course configuration at {grader / 'nbgrader_config.py'}")
-    names = list(assignments(root) if names is None else names)
+    names = list(assignments(root, challenge) if names is None else names)
     files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="datathon-starters-") as tmp:
         release = Path(tmp) / "release"
@@ -162,38 +169,40 @@ def normalise_notebook_bytes(data: bytes) -> bytes:
     return (text if text.endswith("\n") else text + "\n").encode("utf-8")
 
 
-def read_starters(root: str | Path = ".") -> dict[str, bytes]:
+def read_starters(root: str | Path = ".", challenge: str = DEFAULT_CHALLENGE) -> dict[str, bytes]:
     """The committed starter files, keyed as :func:`generate` keys them (top-level files left out)."""
-    base = Path(root) / STARTERS
+    base = Path(root) / STARTERS / challenge
     if not base.is_dir():
         return {}
     return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*"))
             if p.is_file() and len(p.relative_to(base).parts) > 1 and ".ipynb_checkpoints" not in p.parts}
 
 
-def differences(generated: dict[str, bytes], committed: dict[str, bytes]) -> list[str]:
+def differences(generated: dict[str, bytes], committed: dict[str, bytes],
+                challenge: str = DEFAULT_CHALLENGE) -> list[str]:
     """What differs between generated and committed starters, one line per file."""
     out = []
+    starters, solutions = f"{STARTERS}/{challenge}", f"{SOLUTIONS}/{challenge}"
     for path in sorted(set(generated) | set(committed)):
         if path not in committed:
-            out.append(f"{STARTERS}/{path} is missing")
+            out.append(f"{starters}/{path} is missing")
         elif path not in generated:
-            out.append(f"{STARTERS}/{path} is not generated from {SOLUTIONS}/ any more")
+            out.append(f"{starters}/{path} is not generated from {solutions}/ any more")
         elif generated[path] != committed[path]:
-            out.append(f"{STARTERS}/{path} differs from what {SOLUTIONS}/{path.split('/')[0]}/ generates")
+            out.append(f"{starters}/{path} differs from what {solutions}/{path.split('/')[0]}/ generates")
     return out
 
 
-def write_starters(root: str | Path, files: dict[str, bytes]) -> list[str]:
-    """Make ``starter_notebooks/<assignment>/`` hold exactly ``files``; return the paths that changed."""
-    base = Path(root) / STARTERS
-    base.mkdir(exist_ok=True)
-    changed = differences(files, read_starters(root))
+def write_starters(root: str | Path, files: dict[str, bytes], challenge: str = DEFAULT_CHALLENGE) -> list[str]:
+    """Make ``starter_notebooks/<challenge>/<assignment>/`` hold exactly ``files``; return the paths that changed."""
+    base = Path(root) / STARTERS / challenge
+    base.mkdir(parents=True, exist_ok=True)
+    changed = differences(files, read_starters(root, challenge), challenge)
     wanted = {path.split("/")[0] for path in files}
     for directory in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if directory.name not in wanted:
             shutil.rmtree(directory)
-    for path in read_starters(root):
+    for path in read_starters(root, challenge):
         if path not in files:
             (base / path).unlink()
     for path, data in files.items():
@@ -211,11 +220,13 @@ def write_starters(root: str | Path, files: dict[str, bytes]) -> list[str]:
 
 @dataclass(frozen=True)
 class Secrets:
-    """What must never reach students: solution and hidden-test lines, and the test truth's SIRETs."""
+    """What must never reach students: solution and hidden-test lines, and the distinctive values of the
+    test truth (Sirene's SIRETs: :meth:`datathon.challenge.Challenge.truth_values`)."""
 
     solution_lines: frozenset[str]
     hidden_lines: frozenset[str]
-    truth_sirets: frozenset[str]
+    truth_values: frozenset[str]
+    truth_label: str = "value"
 
 
 def regions(source: str, begin: str, end: str) -> list[str]:
@@ -239,12 +250,14 @@ def _significant(line: str) -> str | None:
     return text
 
 
-def collect_secrets(root: str | Path = ".", sources: Iterable[Path] | None = None) -> Secrets:
-    """The secrets of every source notebook of ``solutions/`` (or of ``sources``) and of the test truth."""
+def collect_secrets(root: str | Path = ".", sources: Iterable[Path] | None = None,
+                    challenge: str = DEFAULT_CHALLENGE) -> Secrets:
+    """The secrets of every source notebook of ``solutions/<challenge>/`` (or of ``sources``) and of
+    the test truth of its sample."""
     import nbformat
 
     root = Path(root)
-    notebooks = sorted((root / SOLUTIONS).rglob("*.ipynb")) if sources is None else list(sources)
+    notebooks = sorted((root / SOLUTIONS / challenge).rglob("*.ipynb")) if sources is None else list(sources)
     solution, hidden = set(), set()
     for path in notebooks:
         if ".ipynb_checkpoints" in path.parts:
@@ -252,17 +265,10 @@ def collect_secrets(root: str | Path = ".", sources: Iterable[Path] | None = Non
         for cell in nbformat.read(path, as_version=4).cells:
             solution.update(filter(None, map(_significant, regions(cell.source, BEGIN_SOLUTION, END_SOLUTION))))
             hidden.update(filter(None, map(_significant, regions(cell.source, BEGIN_HIDDEN, END_HIDDEN))))
-    return Secrets(frozenset(solution), frozenset(hidden), truth_sirets(root / TRUTH))
+    from datathon.challenges import get
 
-
-def truth_sirets(path: Path) -> frozenset[str]:
-    """The SIRETs of a test truth file (none when there is no such file)."""
-    if not path.is_file():
-        return frozenset()
-    import pandas as pd
-
-    values = pd.read_parquet(path, columns=["SIRET_DEC"])["SIRET_DEC"].dropna().astype(str)
-    return frozenset(v for v in values if _SIRET.fullmatch(v))
+    label, values = get(challenge).truth_values(root / SAMPLES / challenge)
+    return Secrets(frozenset(solution), frozenset(hidden), values, label)
 
 
 def leaks(path: Path, secrets: Secrets, *, name: str | None = None, truth_reading: bool = True) -> list[str]:
@@ -288,9 +294,9 @@ def leaks(path: Path, secrets: Secrets, *, name: str | None = None, truth_readin
                 found.append(f"{where}: a line of a hidden test: `{text}`")
         if truth_reading and cell.cell_type == "code":
             found += [f"{where}: {problem}" for problem in reads_test_truth(cell.source)]
-    sirets = sorted(set(_SIRET.findall(raw)) & secrets.truth_sirets)  # sources and outputs alike
-    if sirets:
-        found.append(f"{name}: {len(sirets)} SIRET(s) of the test truth, e.g. {sirets[0]}")
+    values = sorted(set(_TOKEN.findall(raw)) & secrets.truth_values)  # sources and outputs alike
+    if values:
+        found.append(f"{name}: {len(values)} {secrets.truth_label}(s) of the test truth, e.g. {values[0]}")
     return found
 
 
@@ -324,14 +330,15 @@ def reads_test_truth(source: str) -> list[str]:
 
 
 def scan(root: str | Path = ".", directories: Sequence[str] = (STARTERS, COURSE),
-         secrets: Secrets | None = None, no_truth_reading: Sequence[str] = NO_TRUTH_READING) -> list[str]:
-    """Every leak in the notebooks students see (``starter_notebooks/`` and ``course/``); code reading
-    the test truth counts only in ``no_truth_reading``."""
+         secrets: Secrets | None = None, no_truth_reading: Sequence[str] = NO_TRUTH_READING,
+         challenge: str = DEFAULT_CHALLENGE) -> list[str]:
+    """Every leak in the notebooks of ``challenge`` that students see (``starter_notebooks/<c>/`` and
+    ``course/<c>/``); code reading the test truth counts only in ``no_truth_reading``."""
     root = Path(root)
-    secrets = secrets if secrets is not None else collect_secrets(root)
+    secrets = secrets if secrets is not None else collect_secrets(root, challenge=challenge)
     found = []
     for directory in directories:
-        for path in sorted((root / directory).rglob("*.ipynb")):
+        for path in sorted((root / directory / challenge).rglob("*.ipynb")):
             if ".ipynb_checkpoints" not in path.parts:
                 found += leaks(path, secrets, name=path.relative_to(root).as_posix(),
                                truth_reading=directory in no_truth_reading)
@@ -346,33 +353,47 @@ def scan(root: str | Path = ".", directories: Sequence[str] = (STARTERS, COURSE)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m datathon.starters",
-        description="Regenerate starter_notebooks/ from solutions/ with nbgrader generate_assignment "
-        "(`make starters`); with --check, change nothing and fail when they are out of date or leak.",
+        description="Regenerate starter_notebooks/<challenge>/ from solutions/<challenge>/ with nbgrader "
+        "generate_assignment (`make starters`); with --check, change nothing and fail when they are out of "
+        "date or leak.",
     )
     parser.add_argument("--root", type=Path, default=Path("."), help="the repository (default: .)")
+    parser.add_argument("--challenge", dest="challenges", action="append", metavar="NAME",
+                        help="a challenge (repeatable; default: every one with a solutions/<challenge>/ folder)")
     parser.add_argument("--check", action="store_true",
                         help="compare with the committed starters and scan for leaks; exit 1 on any problem")
     args = parser.parse_args(argv)
+    challenges = args.challenges or sorted(p.name for p in (args.root / SOLUTIONS).glob("*")
+                                           if p.is_dir() and not p.name.startswith(".")) or [DEFAULT_CHALLENGE]
+    status = 0
+    for challenge in challenges:
+        status = max(status, _one_challenge(args.root, challenge, check=args.check))
+    return status
+
+
+def _one_challenge(root: Path, challenge: str, *, check: bool) -> int:
+    """``main`` for one challenge: its exit code."""
+    starters = f"{STARTERS}/{challenge}"
     try:
-        files = generate(args.root)
-        if args.check:
-            problems = differences(files, read_starters(args.root))
+        files = generate(root, challenge=challenge)
+        if check:
+            problems = differences(files, read_starters(root, challenge), challenge)
             if problems:
-                problems.append("run `make starters` and commit starter_notebooks/")
-            problems += scan(args.root)
+                problems.append(f"run `make starters` and commit {starters}/")
+            problems += scan(root, challenge=challenge)
             for line in problems:
                 print(f"datathon.starters: {line}", file=sys.stderr)
             if not problems:
-                print(f"{STARTERS}/ is up to date ({len(files)} files) and nothing leaks")
+                print(f"{starters}/ is up to date ({len(files)} files) and nothing leaks")
             return 1 if problems else 0
-        changed = write_starters(args.root, files)
-        leaked = scan(args.root)
+        changed = write_starters(root, files, challenge)
+        leaked = scan(root, challenge=challenge)
     except UserError as err:
         print(f"datathon.starters: error: {err.message}", file=sys.stderr)
         return err.exit_code
     for line in changed:
         print(f"updated: {line}")
-    print(f"wrote {STARTERS}/: {len(files)} files from {len(assignments(args.root))} assignment(s)"
+    print(f"wrote {starters}/: {len(files)} files from {len(assignments(root, challenge))} assignment(s)"
           + ("" if changed else ", unchanged"))
     for line in leaked:
         print(f"datathon.starters: leak: {line}", file=sys.stderr)

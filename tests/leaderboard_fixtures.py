@@ -7,7 +7,8 @@
 - :func:`snapshot`: every file of a directory with its bytes' hash, size and mtime, to prove
   that a refused submission wrote nothing;
 - :class:`ServerThread`: the Tornado app on 127.0.0.1 and a free port, in a background thread;
-- :func:`start_serve`: ``python -m datathon serve`` itself, in a subprocess;
+- :func:`start_serve`, :func:`stop_serve`: ``python -m datathon serve`` itself, in a subprocess;
+- :func:`browser_page`: Chromium on a served page, once it has drawn;
 - :func:`http`: a tiny urllib client that returns ``(status, headers, body)`` for any status;
 - :func:`world`: the module-scoped pytest fixture of a data directory with 400 test bulletins;
 - :func:`odd_paths`: paths that are not regular files (a link to a secret, a pipe, a directory).
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -231,8 +233,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Popen:
-    """``python -m datathon serve`` on loopback; returns once it has printed its URL.
+def start_serve(
+    ev: Path, port: int, log: Path | None = None, *, args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """``python -m datathon serve`` on loopback (with extra ``args``, and ``env`` added to its
+    environment); returns once it has printed its URL (``proc.url``).
 
     Its log (stderr) goes to ``log`` (default: ``serve.log`` beside the event), not to a pipe
     nobody reads, which would fill up and block the server.
@@ -240,8 +245,8 @@ def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Pope
     log = log or Path(ev).parent / "serve.log"
     with open(log, "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "datathon", "serve", "--event", str(ev), "--port", str(port)],
-            stdout=subprocess.PIPE, stderr=err, text=True, env=cli_env(),
+            [sys.executable, "-m", "datathon", "serve", "--event", str(ev), "--port", str(port), *args],
+            stdout=subprocess.PIPE, stderr=err, text=True, env={**cli_env(), **(env or {})},
             # As from a terminal: pytest-xdist workers ignore SIGINT, and a child would inherit that.
             preexec_fn=_default_sigint,
         )  # fmt: skip
@@ -251,7 +256,40 @@ def start_serve(ev: Path, port: int, log: Path | None = None) -> subprocess.Pope
         proc.kill()
         proc.wait()
         raise AssertionError(f"serve did not start: {line!r} {log.read_text()}")
+    proc.url = line.split(" at ", 1)[1].split()[0]
     return proc
+
+
+def stop_serve(proc: subprocess.Popen) -> None:
+    """Stop a :func:`start_serve` process as Ctrl-C would (killed if it does not stop in 30 s)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+@contextlib.contextmanager
+def browser_page(url: str, *, width: int = 1920, height: int = 1080):
+    """Debian's Chromium (tests/browser.py) on ``url``, once the page has drawn its first board:
+    yields ``(page, errors)``, ``errors`` collecting the page's script errors."""
+    from playwright.sync_api import sync_playwright
+
+    import browser as chromium
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium.chromium_path(), args=chromium.CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(url)
+            chromium.wait_until(page, "Number(document.body.dataset.loaded) >= 1", timeout_ms=20_000)
+            yield page, errors
+        finally:
+            browser.close()
 
 
 #: The first line of the secret file :func:`odd_paths` links to: no message may quote it.

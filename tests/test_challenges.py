@@ -1,13 +1,13 @@
 """The challenge contract, the registry and the commands around them (docs/challenges.md).
 
-Items 1-4 and 8 of the engine checks of docs/challenges.md §2 run over every installed
-challenge (only Sirene today) on the suite's seed-11 sample world; the registry's rules run on
-fake entry points. Sirene's own figures are held by tests/test_sirene_golden.py.
+Items 1-4 and 8 of the engine checks (datathon/testing.py, docs/challenges.md §2) run over every
+installed challenge on its smallest world of the suite's seed 11; the registry's rules run on fake
+entry points. Sirene's own figures are held by tests/test_sirene_golden.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from importlib.metadata import EntryPoint
 
 import numpy as np
@@ -16,6 +16,7 @@ import pytest
 
 import datathon.challenges as registry
 from datathon.challenge import API, Challenge, Column, Direction, FileSpec, Schema, ScoreType
+from datathon import testing
 from datathon.cli import main
 from datathon.errors import UserError
 from worlds import pristine, world  # noqa: F401 (fixtures)
@@ -28,13 +29,37 @@ def challenge(request) -> Challenge:
     return registry.get(request.param)
 
 
+_WORLDS: dict[str, object] = {}
+
+
+@pytest.fixture
+def challenge_world_energy(tmp_path_factory):
+    """The energy challenge's world of the suite's seed (for the tests of the checks themselves)."""
+    if "energy" not in _WORLDS:
+        out = tmp_path_factory.mktemp("world-energy") / "data"
+        registry.get("energy").generate(testing.SEED, "sample", out, progress=False)
+        _WORLDS["energy"] = out
+    return _WORLDS["energy"]
+
+
+@pytest.fixture
+def challenge_world(challenge, world_dir, tmp_path_factory):
+    """The challenge's smallest scale generated with the suite's seed, once per worker (Sirene's is the
+    session's seed-11 world)."""
+    SEED = testing.SEED
+
+    if challenge.name == "sirene":
+        return world_dir
+    if challenge.name not in _WORLDS:
+        out = tmp_path_factory.mktemp(f"world-{challenge.name}") / "data"
+        challenge.generate(SEED, challenge.scales[0], out, progress=False)
+        _WORLDS[challenge.name] = out
+    return _WORLDS[challenge.name]
+
+
 def _lines(frame: pd.DataFrame) -> list[str]:
     """A submission frame as the lines of the CSV file written from it."""
     return frame.to_csv(sep=";", index=False).splitlines()
-
-
-def _errors(problems) -> list:
-    return [p for p in problems if p.level == "error"]
 
 
 # --------------------------------------------------------------------------- the contract's types
@@ -90,61 +115,42 @@ def test_a_challenge_must_implement_every_method():
 
 
 def test_contract_is_filled(challenge):
-    """Item 1: names and texts filled, API version and scales declared, a ranking score type first
-    and on the board, score keys unique, the split kind known, the id column first in the submission and present in
-    the truth files, hidden columns only in truth files, and every column of every file with a meaning."""
-    assert challenge.api == API and challenge.title and challenge.version and challenge.scales
-    assert challenge.reference_name and challenge.split_kind in ("hash", "time")
-    assert challenge.ranking is challenge.score_types[0] and challenge.ranking.on_board
-    keys = [t.key for t in challenge.score_types]
-    assert len(keys) == len(set(keys))
-    assert challenge.submission.required[0] == challenge.schema.id_column
-    truth_files = [f for f in challenge.schema.files if f.role == "truth"]
-    assert truth_files and all(challenge.schema.id_column in {c.name for c in f.columns} for f in truth_files)
-    assert not [c for f in challenge.schema.files if f.role != "truth" for c in f.columns if c.hidden]
-    unexplained = [(f.name, c.name) for f in challenge.schema.files for c in f.columns if not c.meaning.strip()]
-    assert unexplained == []
+    """Item 1 (datathon.testing.check_contract): names, texts, scales, a ranking score type first and on
+    the board, unique keys, the id column first, hidden columns only in truth files, every column explained."""
+    testing.check_contract(challenge)
 
 
 def test_sirene_declares_what_the_engine_does_today():
-    """Sirene's truth files and hidden columns are those `datathon event bundle` keeps out today, and
+    """Sirene declares its truth file, the hidden columns `datathon event bundle` keeps out of the test bulletins,
     its submission format is what `datathon score` reads (columns, lines per bulletin)."""
-    from datathon import evaluate, event
+    from datathon import evaluate, schema
 
     fmt = registry.get("sirene").submission
     assert (fmt.required, fmt.optional) == (evaluate.REQUIRED_COLUMNS, evaluate.OPTIONAL_COLUMNS)
     assert fmt.max_lines_per_row == evaluate.MAX_LINES_PER_BULLETIN
 
     sirene = registry.get("sirene").schema
-    assert {f.name for f in sirene.files if f.role == "truth"} <= set(event.TRUTH_FILES)
+    assert {f.name for f in sirene.files if f.role == "truth"} == {"truth_test.parquet"}
     hidden = {c.name for f in sirene.files for c in f.columns if c.hidden}
-    assert hidden == set(event.HIDDEN_TEST_COLUMNS)
+    assert hidden == {schema.TRUTH_COLUMN, schema.NOISE_COLUMN}
+    assert sirene.file("bulletins_test.parquet").split == "test"  # so a bundle refuses them with the truth
 
 
 # --------------------------------------------------------------------------- 2. generate and check
 
 
-def test_check_finds_no_error_in_generated_data(challenge, world_dir):
+def test_check_finds_no_error_in_generated_data(challenge, challenge_world):
     """Item 2 (check): the challenge's check finds no error in a freshly generated world."""
-    assert _errors(challenge.check(world_dir)) == []
+    testing.check_clean(challenge, challenge_world)
 
 
 # --------------------------------------------------------------------------- 3. reference
 
 
-@pytest.mark.parametrize("split", ["test", "train"])
-def test_reference_scores_like_a_team(challenge, world_dir, tmp_path, split):
-    """Item 3: the reference, written as CSV and read back as a team's file, scores with every
-    score type's key present and a finite ranking value."""
-    path = tmp_path / "reference.csv"
-    challenge.reference(world_dir, split).to_csv(path, sep=";", index=False)
-    truth = challenge.load_truth(world_dir, split)
-    submission = challenge.read_submission(path, known_ids=truth[challenge.schema.id_column])
-    metrics = challenge.score(submission, truth, context=challenge.context(world_dir, truth))
-    json.dumps(metrics, allow_nan=False)  # JSON-able, nothing non-finite
-    for score_type in challenge.score_types:
-        score_type.value(metrics)  # KeyError when absent
-    assert math.isfinite(challenge.ranking.value(metrics))
+def test_reference_scores_like_a_team(challenge, challenge_world, tmp_path):
+    """Item 3: the reference, written as CSV and read back as a team's file, scores on every split with
+    every score type's key present and a finite ranking value."""
+    testing.check_reference(challenge, challenge_world, tmp_path)
 
 
 @pytest.mark.parametrize("split", ["test", "train"])
@@ -172,13 +178,9 @@ def test_sirene_reference_without_recorded_codings_reruns_the_mca(world_dir, mon
 # --------------------------------------------------------------------------- 4. split
 
 
-def test_split_is_deterministic_with_both_parts(challenge, world_dir):
+def test_split_is_deterministic_with_both_parts(challenge, challenge_world):
     """Item 4: the same truth, salt and share give the same mask; both parts are non-empty."""
-    truth = challenge.load_truth(world_dir, "test")
-    mask = challenge.split(truth, "a salt", challenge.default_public_share)
-    assert mask.dtype == bool and len(mask) == len(truth)
-    assert np.array_equal(mask, challenge.split(truth, "a salt", challenge.default_public_share))
-    assert 0 < mask.sum() < len(mask)
+    testing.check_split(challenge, challenge_world)
 
 
 # --------------------------------------------------------------------------- registry
@@ -208,9 +210,9 @@ def test_registry_merges_built_ins_with_entry_points(monkeypatch):
     """A package's entry point adds its challenge beside the built-ins; our own pyproject's
     declaration of a built-in with the same source is no clash; get() caches what it loads."""
     _entry_points(monkeypatch, ("sirene", registry.BUILTINS["sirene"]), ("wind", f"{__name__}:WIND"))
-    assert list(registry.available()) == ["sirene", "wind"]
+    assert list(registry.available()) == [*registry.BUILTINS, "wind"]
     assert registry.get("wind") is WIND is registry.get("wind")
-    assert [c.name for c in registry.installed()] == ["sirene", "wind"]
+    assert [c.name for c in registry.installed()] == [*registry.BUILTINS, "wind"]
 
 
 def test_the_built_ins_survive_stale_metadata(monkeypatch):
@@ -256,10 +258,10 @@ def test_resolve_follows_option_manifest_environment(world, tmp_path, monkeypatc
     (world / "manifest.json").write_text(json.dumps({**manifest, "challenge": "wind"}))
     with pytest.raises(UserError, match=r"^--challenge sirene, but .*manifest.json says wind$"):
         registry.resolve("sirene", data=world)
-    with pytest.raises(UserError, match=r"^unknown challenge 'wind' \(installed: sirene\)"):
+    with pytest.raises(UserError, match=r"^unknown challenge 'wind' \(installed: sirene, "):
         registry.resolve(data=world)
-    monkeypatch.setenv(registry.ENVIRONMENT, "energy")
-    with pytest.raises(UserError, match="unknown challenge 'energy'"):
+    monkeypatch.setenv(registry.ENVIRONMENT, "no-such-challenge")
+    with pytest.raises(UserError, match="unknown challenge 'no-such-challenge'"):
         registry.resolve(data=tmp_path)  # no manifest there: the environment decides
 
 
@@ -279,24 +281,62 @@ def test_challenges_lists_what_is_installed(capsys):
     assert listed[0]["score_types"][0] == {"key": "success_rate", "label": "success rate", "direction": "higher"}
 
 
-def test_cli_generate_check_reference_score(challenge, world_dir, tmp_path, capsys):
+def test_cli_generate_check_reference_score(challenge, challenge_world, tmp_path):
     """Item 8 (and item 2's bytes): `generate --challenge` writes the same files as the suite's world
     of the same seed; `data check` passes; `reference` writes a file that `score --json` scores with
     every score type's key."""
-    from golden.record import SEED, file_digests
+    testing.check_cli(challenge, challenge_world, tmp_path)
 
-    out = tmp_path / "data"
-    scale = challenge.scales[0]
-    assert main(["generate", "--challenge", challenge.name, "--scale", scale, "--seed", str(SEED),
-                 "--out", str(out), "--quiet"]) == 0
-    assert file_digests(out) == file_digests(world_dir)
-    assert main(["data", "check", str(out), "--challenge", challenge.name]) == 0
-    assert main(["reference", "--data", str(out), "--out", str(tmp_path / "ref.csv")]) == 0
-    capsys.readouterr()
-    assert main(["score", str(tmp_path / "ref.csv"), "--data", str(out), "--json"]) == 0
-    metrics = json.loads(capsys.readouterr().out)
-    for score_type in challenge.score_types:
-        score_type.value(metrics)
+
+def test_a_leaderboard_ranks_the_reference_above_a_degraded_file(challenge, challenge_world, tmp_path):
+    """Item 5: whatever the direction of its ranking score, an event ranks the team that submits the
+    reference first, and counts a team's better submission under rule best."""
+    testing.check_leaderboard(challenge, challenge_world, tmp_path)
+
+
+def test_assert_challenge_runs_every_check(tmp_path):
+    """Does datathon.testing.assert_challenge, what a third party calls, run through on a whole challenge
+    (energy: quick to generate), generating twice and scoring through the CLI?"""
+    testing.assert_challenge("energy", tmp_path)
+    assert (tmp_path / "world" / "manifest.json").is_file() and (tmp_path / "cli-ref.csv").is_file()
+
+
+class _Leaky(type(registry.get("energy"))):
+    """Energy with a public file that declares a column giving the truth away."""
+
+    @property
+    def schema(self):
+        files = tuple(dataclasses.replace(f, columns=(*f.columns, Column("answer", "float64", "the truth", hidden=True)))
+                      if f.role == "public" else f for f in super().schema.files)
+        return dataclasses.replace(super().schema, files=files)
+
+
+class _Flat(type(registry.get("energy"))):
+    """Energy whose split puts every row in the public part."""
+
+    def split(self, truth, salt, share):
+        return np.ones(len(truth), dtype=bool)
+
+
+class _Backwards(type(registry.get("energy"))):
+    """Energy declaring its errors higher-is-better: the leaderboard would crown the worst forecast."""
+
+    score_types = tuple(dataclasses.replace(t, direction=Direction.HIGHER)
+                        for t in type(registry.get("energy")).score_types)
+
+
+def test_the_checks_fail_on_a_broken_challenge(challenge_world_energy, tmp_path, monkeypatch):
+    """Do the kit checks catch a challenge that breaks the contract: a hidden column in a public file, a
+    split with an empty part, an error ranked as if higher were better? (A check that cannot fail would let
+    any plug-in pass.)"""
+    monkeypatch.setitem(registry._loaded, "energy", _Backwards())
+    with pytest.raises(AssertionError, match="the reference's team is not first"):
+        testing.check_leaderboard("energy", challenge_world_energy, tmp_path)
+    monkeypatch.undo()
+    with pytest.raises(AssertionError, match="hidden column in a file participants get"):
+        testing.check_contract(_Leaky())
+    with pytest.raises(AssertionError, match="a part of the split is empty"):
+        testing.check_split(_Flat(), challenge_world_energy)
 
 
 def test_reference_writes_the_same_bytes_as_mca(world_dir, tmp_path):
@@ -318,10 +358,10 @@ def test_reference_writes_the_same_bytes_as_mca(world_dir, tmp_path):
 ], ids=lambda c: " ".join(c[:2]))
 def test_unknown_challenge_is_one_line(world, tmp_path, capsys, command):
     """Every command taking --challenge refuses an unknown name in one line, exit 2, before any work."""
-    argv = [a.format(tmp=tmp_path, data=world) for a in command] + ["--challenge", "energy"]
+    argv = [a.format(tmp=tmp_path, data=world) for a in command] + ["--challenge", "no-such-challenge"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"datathon {command[0]}: error: unknown challenge 'energy' (installed: ")
+    assert err.startswith(f"datathon {command[0]}: error: unknown challenge 'no-such-challenge' (installed: ")
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists() and not (tmp_path / "material").exists()
 
@@ -330,3 +370,31 @@ def test_reference_refuses_an_unknown_split(world, tmp_path, capsys):
     """`datathon reference --split` accepts only the challenge's splits, in one line."""
     assert main(["reference", "--data", str(world), "--split", "dev", "--out", str(tmp_path / "r.csv")]) == 2
     assert capsys.readouterr().err == "datathon reference: error: unknown split 'dev': choose train or test\n"
+
+
+def test_cli_data_dictionary_writes_the_challenges_readme(challenge, challenge_world, tmp_path, capsys):
+    """`datathon data dictionary DIR` writes DIR/README.md, the challenge's own dictionary of those files; a
+    directory it cannot describe, or none at all, is one line, exit 2, nothing written."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(challenge_world, copy)
+    (copy / "README.md").unlink(missing_ok=True)
+    assert main(["data", "dictionary", str(copy)]) == 0
+    assert (copy / "README.md").read_text(encoding="utf-8") == challenge.dictionary(copy)
+    assert main(["data", "dictionary", str(tmp_path / "nowhere"), "--challenge", challenge.name]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_generate_sample_is_the_committed_sample(tmp_path, capsys):
+    """Does `datathon generate --sample` refuse a scale, seed or directory given with it, and does every
+    challenge that ships a sample declare its seed and smallest scale, as `make sample` uses them?"""
+    assert main(["generate", "--sample", "--seed", "1"]) == 2
+    assert "--sample sets the scale, the seed and the directory" in capsys.readouterr().err
+    assert main(["generate", "--challenge", "sirene"]) == 2
+    assert "give --scale, --seed, --out (or --sample" in capsys.readouterr().err
+    for challenge in registry.installed():
+        sample = challenge.material("data_samples")
+        if sample is not None and sample.is_dir():
+            manifest = json.loads((sample / "manifest.json").read_text(encoding="utf-8"))
+            assert (manifest["seed"], manifest["scale"]) == (challenge.sample_seed, challenge.scales[0])

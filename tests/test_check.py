@@ -453,7 +453,7 @@ def test_cli_garbage_directory_never_tracebacks(world):
 
 def test_committed_sample_checks_clean():
     """Does the committed sample (data_samples/) check without any problem?"""
-    sample = REPO_ROOT / "data_samples"
+    sample = REPO_ROOT / "data_samples" / "sirene"
     if not (sample / schema.MANIFEST).is_file():
         pytest.skip("data_samples/ has not been generated yet")
     problems = check_directory(sample)

@@ -21,8 +21,8 @@ from datathon.bands import PERFORMANCE
 from datathon.checks import HINT, INCORRECT, NOT_ATTEMPTED, a1
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "solutions" / "a1_names" / "a1_names.ipynb"
-STARTER = ROOT / "starter_notebooks" / "a1_names" / "a1_names.ipynb"
+SOURCE = ROOT / "solutions" / "sirene" / "a1_names" / "a1_names.ipynb"
+STARTER = ROOT / "starter_notebooks" / "sirene" / "a1_names" / "a1_names.ipynb"
 QUESTIONS = [a1.q1, a1.q2, a1.q3, a1.q4, a1.q5]
 
 
@@ -176,7 +176,7 @@ def test_a_check_never_raises(capsys):
     assert capsys.readouterr().out == "✗ q1 incorrect: clean should be a function, not str\n"
     a1.q4.check({"ngrams": lambda name, n=3: 42, "jaccard": lambda a, b: 0.0, "cosine": lambda a, b: 0.0})
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.startswith("✗ q4 incorrect: ngrams('RUE') returned 42")
+    assert out.count("\n") == 1 and out.startswith("✗ q4 incorrect: ") and "(1) ngrams('RUE') returned 42" in out
 
 
 def test_long_values_are_shortened_to_keep_one_line():
@@ -217,8 +217,8 @@ def test_every_answer_cell_of_the_source_is_followed_by_its_check():
 
 from datathon.checks import a2  # noqa: E402
 
-A2_SOURCE = ROOT / "solutions" / "a2_places" / "a2_places.ipynb"
-A2_STARTER = ROOT / "starter_notebooks" / "a2_places" / "a2_places.ipynb"
+A2_SOURCE = ROOT / "solutions" / "sirene" / "a2_places" / "a2_places.ipynb"
+A2_STARTER = ROOT / "starter_notebooks" / "sirene" / "a2_places" / "a2_places.ipynb"
 A2_QUESTIONS = [a2.q1, a2.q2, a2.q3, a2.q4, a2.q5]
 
 
@@ -392,8 +392,8 @@ def test_a2_every_answer_cell_is_followed_by_its_check_and_graded_cells_say_what
 
 from datathon.checks import a3  # noqa: E402
 
-A3_SOURCE = ROOT / "solutions" / "a3_learning" / "a3_learning.ipynb"
-A3_STARTER = ROOT / "starter_notebooks" / "a3_learning" / "a3_learning.ipynb"
+A3_SOURCE = ROOT / "solutions" / "sirene" / "a3_learning" / "a3_learning.ipynb"
+A3_STARTER = ROOT / "starter_notebooks" / "sirene" / "a3_learning" / "a3_learning.ipynb"
 A3_QUESTIONS = [a3.q1, a3.q2, a3.q3, a3.q4, a3.q5]
 #: The graded cells whose points come from performance bands (nbgrader's partial credit).
 #: Cells graded by bands inside the notebook (on training bulletins); q5-tests-bands is scored by the grader, outside
@@ -623,3 +623,87 @@ def test_a3_partial_credit_is_what_nbgrader_reads_from_a_banded_cell():
     assert determine_grade(cell) == (10.0, 14.0)
     cell.outputs.insert(0, new_output("stream", name="stderr", text="a warning\n"))
     assert determine_grade(cell) == (0, 14.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Every mistake, solutions, and locked cells that run the student's code (issue 14)
+# --------------------------------------------------------------------------------------------
+
+
+def _double_check(double):
+    for x, wanted in ((1, 2), (2, 4), (3, 6), (4, 8), (5, 10)):
+        got = checks.call(double, x)
+        checks.expect(got == wanted, double, [x], got, str(wanted))
+    return "double() doubles."
+
+
+def test_a_check_reports_every_failing_example_not_only_the_first():
+    """Does one verdict list each failing example (the first MAX_MISTAKES in full, the rest counted),
+    numbered, on one line — and say correct when none fails?"""
+    q = checks.Question("qx", ["double"], _double_check, "multiply by two")
+    two_wrong = q.feedback({"double": lambda x: x * 2 if x < 4 else x})
+    assert two_wrong.status == checks.INCORRECT
+    assert two_wrong.message.startswith("2 examples fail: (1) double(4) returned 4, expected 8; (2) double(5)")
+    all_wrong = q.feedback({"double": lambda x: -1}).message
+    assert f"({checks.MAX_MISTAKES}) double(3)" in all_wrong and all_wrong.endswith("and 2 more")
+    one_wrong = q.feedback({"double": lambda x: 9 if x == 2 else 2 * x}).message
+    assert one_wrong == "double(2) returned 9, expected 4"
+    assert q.feedback({"double": lambda x: 2 * x}).status == checks.CORRECT
+
+
+def test_a_mistake_followed_by_a_crash_keeps_the_mistakes():
+    """When an answer fails an example and then raises on the next, are both reported (not 'not attempted')?"""
+    q = checks.Question("qx", ["double"], _double_check, "multiply by two")
+    feedback = q.feedback({"double": lambda x: 3 if x == 1 else 1 / 0})
+    assert feedback.status == checks.INCORRECT
+    assert "(1) double(1) returned 3" in feedback.message and "ZeroDivisionError" in feedback.message
+
+
+def test_solution_prints_the_kept_solution_or_says_the_question_is_graded(capsys):
+    """Does solution() print the solution a question keeps, and refuse politely for a graded question?"""
+    checks.Question("ex1", ["double"], _double_check, "hint", solution="def double(x):\n    return 2 * x").solution()
+    assert capsys.readouterr().out == "📖 ex1 solution:\ndef double(x):\n    return 2 * x\n"
+    checks.Question("q1", ["double"], _double_check, "hint").solution()
+    assert "graded" in capsys.readouterr().out
+
+
+def test_student_code_turns_the_students_errors_into_one_line_and_lets_the_kits_through(capsys):
+    """Does `with student_code(label)` print one line for NotImplementedError, NameError and an error raised
+    in a function defined in a notebook cell, and let an error of the kit's own code propagate?"""
+    namespace: dict = {}
+    exec(compile("def answer(x):\n    y = 1\n    return x / 0\n", "/tmp/ipykernel_1/abc.py", "exec"), namespace)
+    with checks.student_code("q5"):
+        namespace["answer"](1)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("✗ q5 incorrect: your answer() raised ZeroDivisionError at its line 2")
+    with checks.student_code("q5"):
+        raise NotImplementedError()
+    assert capsys.readouterr().out.startswith("○ q5 not attempted: this cell did not run")
+    with checks.student_code("q5"):
+        undefined_name  # noqa: F821 - the point of the test
+    assert "answer the earlier questions first" in capsys.readouterr().out
+    with pytest.raises(ZeroDivisionError):
+        with checks.student_code("q5"):
+            1 / 0
+
+
+STARTERS = sorted((Path(__file__).resolve().parents[1] / "starter_notebooks" / "sirene").glob("*/*.ipynb"))
+
+
+@pytest.mark.parametrize("starter", STARTERS, ids=lambda p: p.stem)
+def test_a_starter_runs_all_past_its_unanswered_questions(starter):
+    """In each generated starter, is every graded test cell tagged raises-exception (Jupyter's Run All and nbval
+    go past it) and every other cell that uses a student's function wrapped in student_code (one line, not a
+    traceback) — so that an unanswered question never stops Run All?"""
+    nb = nbformat.read(starter, as_version=4)
+    answers = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    student = {name for c in answers for name in re.findall(r"^\s*def (\w+)", c.source, flags=re.M)}
+    assert answers and all("NotImplementedError" in c.source for c in answers)
+    for cell in nb.cells:
+        grading = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or grading.get("solution"):
+            continue
+        if grading.get("grade"):
+            assert "raises-exception" in cell.metadata.get("tags", []), f"{starter.stem}: {grading['grade_id']}"
+        elif ".check()" not in cell.source and any(re.search(rf"\b{n}\b", cell.source) for n in student):
+            assert "with student_code(" in cell.source, f"{starter.stem}: {grading.get('grade_id')} is unguarded"

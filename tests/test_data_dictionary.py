@@ -21,7 +21,7 @@ from datathon.errors import UserError
 from datathon.mca import CLASS_TABLE
 from datathon.world.noise import MECHANISMS
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data_samples"
+SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sirene"
 
 
 @pytest.fixture(scope="module")

@@ -616,8 +616,8 @@ def test_accepted_encodings_through_the_command(data_dir, tmp_path, content):
     assert any("not in the submission" in w for w in metrics["warnings"])
 
 
-def test_readable_summary_and_warnings_on_stderr(data_dir, tmp_path):
-    """Does `datathon score` print aligned metrics on stdout and the warnings on stderr?"""
+def test_readable_summary_with_the_warnings_first(data_dir, tmp_path):
+    """Does `datathon score` print the warnings first, then aligned metrics, on stdout, and nothing twice?"""
     path = tmp_path / "submission.csv"
     path.write_bytes(csv_bytes([(c, s, 0.5) for c, s in HAND_LINES], "CABBI;siret;score"))
     result = run_cli(path, "--data", data_dir)
@@ -626,8 +626,22 @@ def test_readable_summary_and_warnings_on_stderr(data_dir, tmp_path):
     assert "success rate" in out and "40.0 %" in out
     assert "coverage at precision 0.90" in out
     assert "by collection mode:" in out and "internet" in out
-    assert "warning: submission.csv: 3 of the 10 bulletins are not in the submission" in result.stderr
+    warning = "warning: submission.csv: 3 of the 10 bulletins are not in the submission"
+    assert out.startswith(warning) and out.count(warning) == 1 and warning not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_summary_puts_warnings_then_one_line_before_the_breakdown():
+    """Does format_summary print every warning first, then a one-line summary, then the aligned breakdown
+    (so that a warning is never lost below twenty lines of metrics)?"""
+    result = {"n_bulletins": 10, "n_coded": 6, "n_correct": 4, "coding_rate": 0.6, "precision": 4 / 6,
+              "success_rate": 0.4, "warnings": ["a.csv: 3 of the 10 bulletins are not in the submission", "two"],
+              "by_typcol": {"internet": {"coding_rate": 0.5, "precision": 1.0, "success_rate": 0.5, "n": 4}}}
+    lines = evaluate.format_summary(result).splitlines()
+    assert lines[:2] == ["warning: a.csv: 3 of the 10 bulletins are not in the submission", "warning: two"]
+    assert lines[2].startswith("success rate 40.0 %") and "precision 66.7 %" in lines[2] and "10 bulletins" in lines[2]
+    assert lines.index("by collection mode:") > 3
+    assert evaluate.format_summary({**result, "warnings": []}).splitlines()[0].startswith("success rate")
 
 
 # --------------------------------------------------------------------------- bounded reading (issue 12)

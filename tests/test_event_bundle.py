@@ -22,7 +22,10 @@ from datathon.check import run_check
 from datathon.cli import main
 from datathon.data import load
 from datathon.errors import UserError
-from datathon.event import HIDDEN_TEST_COLUMNS, bundle
+from datathon.event import bundle
+
+#: The columns that give a test bulletin's truth away (SIRET_DEC, NOISE), as Sirene declares them.
+HIDDEN_TEST_COLUMNS = (schema.TRUTH_COLUMN, schema.NOISE_COLUMN)
 from datathon.world import generate
 from datathon.world.geography import make_communes, make_departements
 from datathon.world.scales import Scale
@@ -291,7 +294,7 @@ def test_a_failure_leaves_the_previous_bundle(event, handed_out, tmp_path, monke
     def fail(directory):
         raise OSError("disk full")
 
-    monkeypatch.setattr("datathon.dictionary.write", fail)
+    monkeypatch.setattr("datathon.dictionary.render", fail)
     with pytest.raises(OSError, match="disk full"):
         bundle(event, out, force=True)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -311,3 +314,25 @@ def test_a_directory_not_generated_is_bundled_without_a_dictionary(tiny_world, t
     public = json.loads((tmp_path / "bundle" / schema.MANIFEST).read_text(encoding="utf-8"))
     assert "seed" not in public and "truth_test.parquet" not in public["rows"]
     assert run_check(tmp_path / "bundle").problems == []
+
+
+def test_an_energy_event_is_bundled_without_its_truth_seed_or_mechanisms(tmp_path):
+    """Is another challenge's event bundled through its own declarations: its public files only (no
+    truth_test), a manifest without the seed or the mechanisms (whose draws include the news shocks of
+    the forecast days), and the participants' data dictionary, which names no mechanism parameter?"""
+    from datathon.challenges import get
+
+    event, out = tmp_path / "event", tmp_path / "bundle"
+    manifest = get("energy").generate("an energy passphrase for this test", "sample", event, progress=False)
+    assert "seed" in manifest and "mechanisms" in manifest
+    result = bundle(event, out)
+    names = sorted(p.name for p in out.iterdir())
+    assert "truth_test.parquet" not in names and result.left_out["truth_test.parquet"] == "the test truth"
+    assert {"manifest.json", "README.md", "daily.parquet"} <= set(names)
+    public = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert public["challenge"] == "energy" and not {"seed", "mechanisms"} & set(public)
+    assert set(public["checksums"]) == set(names) - {"manifest.json", "README.md"}
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert str(manifest["seed"]) not in readme and "social_lag" not in readme
+    with_mechanisms = get("energy").dictionary(event)  # the instructor's copy does list them
+    assert "social_lag" in with_mechanisms

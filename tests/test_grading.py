@@ -43,6 +43,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_tree import course_root, sources
+
 from datathon import cli, sandbox
 
 #: `datathon grade` runs notebooks in its sandbox where the machine allows it (root: CI); elsewhere these tests of
@@ -186,30 +188,29 @@ def course_env(root: Path) -> dict[str, str]:
 
 
 def make_course(root: Path, assignment: str = ASSIGNMENT, n_bulletins: int | None = N_BULLETINS) -> Path:
-    """``root/grader`` (the course root, the repository's config), ``root/solutions/<assignment>``, and
-    ``root/data_samples``, a link to the repository's (notebooks look for it in their parents).
+    """``root/grader/sirene`` (the course root, the repository's config), ``root/solutions/sirene/<assignment>``,
+    and ``root/data_samples``, a link to the repository's (notebooks look for it in their parents).
 
     ``n_bulletins`` replaces the value of the source's parameter (None: the source as it is).
     """
-    (root / "grader").mkdir(parents=True)
-    shutil.copy2(REPO / "grader" / "nbgrader_config.py", root / "grader" / "nbgrader_config.py")
+    grader = course_root(root)
     (root / "data_samples").symlink_to(REPO / "data_samples", target_is_directory=True)
-    shutil.copytree(REPO / "solutions" / assignment, root / "solutions" / assignment,
+    shutil.copytree(REPO / "solutions" / "sirene" / assignment, sources(root) / assignment,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    source = sources(root) / assignment / f"{assignment}.ipynb"
     if n_bulletins is None:
-        return root / "grader"
+        return grader
     nb = nbformat.read(source, as_version=4)
     parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert parameters and re.search(r"^n_bulletins = \d+", parameters[0].source, re.M), "the parameters cell changed"
     parameters[0].source = re.sub(r"^n_bulletins = \d+", f"n_bulletins = {n_bulletins}", parameters[0].source,
                                   flags=re.M)
     nbformat.write(nb, source)
-    return root / "grader"
+    return grader
 
 
 def source_notebook(root: Path, assignment: str = ASSIGNMENT):
-    return nbformat.read(root / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    return nbformat.read(sources(root) / assignment / f"{assignment}.ipynb", as_version=4)
 
 
 def student_args(root: Path, kind: str) -> list[str]:
@@ -221,7 +222,7 @@ def student_args(root: Path, kind: str) -> list[str]:
 
 def release_and_collect(root: Path, assignment: str = ASSIGNMENT, kinds: tuple[str, ...] = KINDS) -> None:
     """generate_assignment, release_assignment; fetch, edit and submit for each kind; collect."""
-    grader, env = root / "grader", course_env(root)
+    grader, env = root / "grader" / "sirene", course_env(root)
     nbgrader("generate_assignment", assignment, cwd=grader, env=env)
     nbgrader("release_assignment", assignment, cwd=grader, env=env)
     source_nb = source_notebook(root, assignment)
@@ -281,7 +282,7 @@ def sequential(tmp_path_factory, collected) -> Path:
         if not done:
             shutil.rmtree(root, ignore_errors=True)
             copy_course(collected, root)
-            nbgrader("autograde", ASSIGNMENT, cwd=root / "grader", env=course_env(root), retcode=1)
+            nbgrader("autograde", ASSIGNMENT, cwd=root / "grader" / "sirene", env=course_env(root), retcode=1)
     return root
 
 
@@ -365,14 +366,14 @@ def test_autograde_gives_each_kind_of_student_its_exact_score(sequential):
     expected = {kind: expected_score(kind, source_nb) for kind in GRADED}
     assert expected["perfect"] == total > 0
     assert all(0 <= expected[k] < total for k in GRADED if k != "perfect")
-    got = scores(sequential / "grader")
+    got = scores(sequential / "grader" / "sirene")
     assert {k: got[k] for k in GRADED} == expected
 
 
 @pytest.mark.slow
 def test_autograde_grades_every_cell_around_a_failing_one(sequential):
     """Do a syntax error and an endless loop cost only their own question, the loop interrupted at the time limit?"""
-    graded = sequential / "grader" / "autograded"
+    graded = sequential / "grader" / "sirene" / "autograded"
     source_nb = source_notebook(sequential)
     for kind, error in (("broken", "SyntaxError"), ("looping", None)):
         cells = errors_by_cell(graded / kind / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
@@ -395,12 +396,12 @@ def test_autograde_puts_back_the_tests_a_student_edited(sequential):
     source_nb = source_notebook(sequential)
     tests = {nbgrader_meta(c)["grade_id"]: c.source for c in source_nb.cells
              if nbgrader_meta(c).get("grade") and nbgrader_meta(c).get("locked")}
-    nb = nbformat.read(sequential / "grader" / "autograded" / "cheat" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+    nb = nbformat.read(sequential / "grader" / "sirene" / "autograded" / "cheat" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
                        as_version=4)
     restored = {nbgrader_meta(c)["grade_id"]: c.source for c in nb.cells if nbgrader_meta(c).get("grade_id") in tests}
     assert restored == tests
     assert "### BEGIN HIDDEN TESTS" in "".join(restored.values())
-    with closing(sqlite3.connect(sequential / "grader" / "gradebook.db")) as con:
+    with closing(sqlite3.connect(sequential / "grader" / "sirene" / "gradebook.db")) as con:
         cheat = con.execute("""SELECT c.name, g.auto_score FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id
                                JOIN submitted_assignment s ON s.id = sn.assignment_id JOIN base_cell c ON c.id = g.cell_id
                                WHERE s.student_id = 'cheat'""").fetchall()
@@ -410,16 +411,16 @@ def test_autograde_puts_back_the_tests_a_student_edited(sequential):
 @pytest.mark.slow
 def test_autograde_goes_past_a_notebook_it_cannot_read(sequential):
     """Does a corrupt notebook fail alone: no autograded copy for it, every other student graded?"""
-    graded = sequential / "grader" / "autograded"
+    graded = sequential / "grader" / "sirene" / "autograded"
     assert sorted(p.parent.name for p in graded.glob(f"*/{ASSIGNMENT}")) == sorted(GRADED)
-    assert (sequential / "grader" / "submitted" / "corrupt" / ASSIGNMENT).is_dir()
+    assert (sequential / "grader" / "sirene" / "submitted" / "corrupt" / ASSIGNMENT).is_dir()
 
 
 @pytest.mark.slow
 def test_feedback_and_export_reach_every_student(sequential, tmp_path):
     """Does every graded student get an HTML feedback, released through the exchange, and does the export list every student with their score?"""
     root = copy_course(sequential, tmp_path / "course")
-    grader, env = root / "grader", course_env(root)
+    grader, env = root / "grader" / "sirene", course_env(root)
     nbgrader("generate_feedback", ASSIGNMENT, cwd=grader, env=env)
     nbgrader("release_feedback", ASSIGNMENT, cwd=grader, env=env)
     source_nb = source_notebook(root)
@@ -454,7 +455,7 @@ def test_feedback_and_export_reach_every_student(sequential, tmp_path):
 def test_datathon_grade_in_parallel_equals_sequential_autograde(collected, request, tmp_path, monkeypatch, capsys):
     """Does `datathon grade --jobs 2` leave the gradebook, the export and the autograded files of a sequential `nbgrader autograde`?"""
     root = copy_course(collected, tmp_path / "course")
-    grader = root / "grader"
+    grader = root / "grader" / "sirene"
     for key, value in course_env(root).items():
         monkeypatch.setenv(key, value)
     code = cli.main(["grade", ASSIGNMENT, "--jobs", "2", "--course", str(grader), "--quiet", *TRUSTED])
@@ -472,15 +473,15 @@ def test_datathon_grade_in_parallel_equals_sequential_autograde(collected, reque
 
     # Only now wait for the sequential run (another worker may be building it meanwhile).
     sequential = request.getfixturevalue("sequential")
-    assert gradebook_state(grader) == gradebook_state(sequential / "grader")
+    assert gradebook_state(grader) == gradebook_state(sequential / "grader" / "sirene")
     env = course_env(root)
-    assert export(grader, env, tmp_path / "parallel.csv") == export(sequential / "grader", env, tmp_path / "seq.csv")
-    mine, theirs = grader / "autograded", sequential / "grader" / "autograded"
+    assert export(grader, env, tmp_path / "parallel.csv") == export(sequential / "grader" / "sirene", env, tmp_path / "seq.csv")
+    mine, theirs = grader / "autograded", sequential / "grader" / "sirene" / "autograded"
     assert files_under(mine) == files_under(theirs)
     for kind in GRADED:
         notebook = Path(kind) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         assert errors_by_cell(mine / notebook) == errors_by_cell(theirs / notebook), kind
-    assert sorted(p.name for p in grader.iterdir()) == sorted(p.name for p in (sequential / "grader").iterdir())
+    assert sorted(p.name for p in grader.iterdir()) == sorted(p.name for p in (sequential / "grader" / "sirene").iterdir())
 
     # Again, without --force: what is graded is skipped; the corrupt one is tried again, as nbgrader does.
     state = gradebook_state(grader)
@@ -513,9 +514,7 @@ def bare_course(tmp_path, monkeypatch, bare_gradebook) -> Path:
     """A course root with the repository's configuration, that gradebook, and one collected submission
     (alice's, an empty notebook); nothing graded."""
     root = tmp_path / "course"
-    grader = root / "grader"
-    grader.mkdir(parents=True)
-    shutil.copy2(REPO / "grader" / "nbgrader_config.py", grader / "nbgrader_config.py")
+    grader = course_root(root)
     shutil.copy2(bare_gradebook, grader / "gradebook.db")
     for key, value in course_env(root).items():
         monkeypatch.setenv(key, value)
@@ -566,9 +565,7 @@ def test_grade_refuses_a_directory_without_course_config(tmp_path, capsys):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no nbgrader course at" in err
     assert not (tmp_path / "nowhere").exists()
 
-    grader = tmp_path / "grader"
-    grader.mkdir()
-    shutil.copy2(REPO / "grader" / "nbgrader_config.py", grader / "nbgrader_config.py")
+    grader = course_root(tmp_path)
     code = cli.main(["grade", ASSIGNMENT, "--course", str(grader), *TRUSTED])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "the gradebook has none" in err, err

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from course_tree import course_root, sources
 from test_grading import course_env, nbgrader
 
 from datathon import bands, sandbox
@@ -60,16 +61,15 @@ def probe_source() -> nbformat.NotebookNode:
 @pytest.fixture
 def course(tmp_path) -> Path:
     """A course root with the probe assignment generated, and secrets planted around it."""
-    (tmp_path / "grader").mkdir()
-    shutil.copy2(REPO / "grader" / "nbgrader_config.py", tmp_path / "grader" / "nbgrader_config.py")
-    (tmp_path / "solutions" / "probe").mkdir(parents=True)
-    nbformat.write(probe_source(), tmp_path / "solutions" / "probe" / "probe.ipynb")
-    (tmp_path / "grader" / "secret.txt").write_text(SECRET)
+    grader = course_root(tmp_path)
+    (sources(tmp_path) / "probe").mkdir(parents=True)
+    nbformat.write(probe_source(), sources(tmp_path) / "probe" / "probe.ipynb")
+    (grader / "secret.txt").write_text(SECRET)
     env = {**course_env(tmp_path), "DATATHON_CELL_TIMEOUT": str(CELL_TIMEOUT)}
-    nbgrader("generate_assignment", "probe", cwd=tmp_path / "grader", env=env)
+    nbgrader("generate_assignment", "probe", cwd=grader, env=env)
     for name, value in env.items():
         os.environ[name] = value  # grade() reads the course's configuration with these, as the CLI would
-    return tmp_path / "grader"
+    return grader
 
 
 @pytest.fixture(autouse=True)
@@ -134,13 +134,13 @@ def test_a_notebook_reads_none_of_the_instructors_secrets(course, tmp_path, requ
     quote any secret?"""
     os.environ["DATATHON_INSTRUCTOR_SECRET"] = SECRET
     event = tmp_path / "event"
-    shutil.copytree(REPO / "data_samples", event)
+    shutil.copytree(REPO / "data_samples" / "sirene", event)
     (event / "secret.txt").write_text(SECRET)
     home_secret = Path.home() / ".datathon-test-secret"
     home_secret.write_text(SECRET)
     request.addfinalizer(lambda: home_secret.unlink(missing_ok=True))
     targets = [event / "truth_test.parquet", event / "secret.txt", course / "gradebook.db", course / "secret.txt",
-               course.parent / "solutions" / "probe" / "probe.ipynb", home_secret, Path("/etc/shadow")]
+               sources(course.parents[1]) / "probe" / "probe.ipynb", home_secret, Path("/etc/shadow")]
     submit(course, "reader", f"""
         import os, socket
         found = []
@@ -164,7 +164,7 @@ def test_a_notebook_reads_none_of_the_instructors_secrets(course, tmp_path, requ
     assert SECRET not in text and "DATATHON_INSTRUCTOR_SECRET" not in text
     printed = outputs_text(course, "reader")
     assert "refused" in printed and "no network" in printed and "network reached" not in printed
-    nbgrader("generate_feedback", "probe", cwd=course, env=course_env(course.parent))
+    nbgrader("generate_feedback", "probe", cwd=course, env=course_env(course.parents[1]))
     feedback = next((course / "feedback" / "reader" / "probe").glob("*.html")).read_text(encoding="utf-8")
     assert SECRET not in feedback
 
@@ -286,11 +286,11 @@ def test_a_hand_in_that_is_a_link_scores_nothing_and_quotes_nothing(tmp_path):
     from datathon.grading import _performance_points
 
     perf = bands.performance("challenge", "performance-tests")
-    truth = evaluate.load_truth(REPO / "data_samples", "test")
+    truth = evaluate.load_truth(REPO / "data_samples" / "sirene", "test")
     box = tmp_path / "box"
     (box / sandbox.HANDIN_DIR).mkdir(parents=True)
     cell = nbformat.v4.new_code_cell("hand_in(...)")
-    for target in ("/etc/passwd", str(REPO / "data_samples" / "truth_test.parquet")):
+    for target in ("/etc/passwd", str(REPO / "data_samples" / "sirene" / "truth_test.parquet")):
         link = box / sandbox.HANDIN_DIR / perf.file_name
         link.unlink(missing_ok=True)
         link.symlink_to(target)
@@ -315,8 +315,8 @@ def test_extra_and_linked_notebooks_in_a_submission_neither_crash_nor_steer_perf
     """Does a submission that also holds a copy of its notebook and a link named like one (to /etc/passwd) get
     graded, with the performance cell scored from the assignment's own notebook only, and nothing written through
     the link?"""
-    monkeypatch.setattr(bands, "PERFORMANCE", (bands.Performance("probe", "q2-tests", success=(bands.Band(0.0, 3),),
-                                                                 coverage=()),))
+    success = bands.Measure(("success_rate",), "success rate", (bands.Band(0.0, 3),))
+    monkeypatch.setattr(bands, "PERFORMANCE", (bands.Performance("probe", "q2-tests", (success,)),))
     folder = submit(course, "crafty", "first = 42")
     shutil.copy2(folder / "probe.ipynb", folder / "copy.ipynb")
     (folder / "evil.ipynb").symlink_to("/etc/passwd")

@@ -56,18 +56,19 @@ def _env(tmp: Path) -> dict:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, repo_root):
     """A copy of the course with a1_names released into a throw-away exchange."""
-    if not (repo_root / "starter_notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists():
+    if not (repo_root / "starter_notebooks" / "sirene" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists():
         pytest.skip("no starter_notebooks/a1_names (make starters)")
     tmp = tmp_path_factory.mktemp("lab-assignments")
     root = tmp / "root"
-    for relative in ("nbgrader_config.py", "grader/nbgrader_config.py", f"solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
-                     f"starter_notebooks/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"):
+    for relative in ("nbgrader_config.py", "grader/sirene/nbgrader_config.py",
+                     f"solutions/sirene/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+                     f"starter_notebooks/sirene/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"):
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo_root / relative, root / relative)
     (root / "data_samples").symlink_to(repo_root / "data_samples", target_is_directory=True)
     env = _env(tmp)
     for step in (["generate_assignment", ASSIGNMENT, "--force"], ["release_assignment", ASSIGNMENT, "--force"]):
-        run = subprocess.run([sys.executable, "-m", "nbgrader", *step], cwd=root / "grader", env=env,
+        run = subprocess.run([sys.executable, "-m", "nbgrader", *step], cwd=root / "grader" / "sirene", env=env,
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, f"nbgrader {step[0]} failed:\n{run.stdout}\n{run.stderr}"
     assert (tmp / "exchange" / "datathon" / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
@@ -155,7 +156,7 @@ def test_a1_names_in_jupyterlab(lab, artifacts, repo_root):
     from playwright.sync_api import sync_playwright
 
     url, token, root, log = lab
-    starter = nbformat.read(root / "starter_notebooks" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    starter = nbformat.read(root / "starter_notebooks" / "sirene" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     graded = [c for c in starter.cells if c.metadata.get("nbgrader", {}).get("grade")]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium.chromium_path(), args=chromium.CHROMIUM_ARGS)
@@ -165,7 +166,7 @@ def test_a1_names_in_jupyterlab(lab, artifacts, repo_root):
             page.on("pageerror", lambda e: errors.append(str(e)))
 
             # The starter, as a student opens it: run everything.
-            _open(page, url, token, f"starter_notebooks/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+            _open(page, url, token, f"starter_notebooks/sirene/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
             _menu(page, "Run", "Run All Cells")
             failure = page.locator(TRACEBACK).filter(has_text="NotImplementedError").first
             failure.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)  # cells off screen are not "visible"
@@ -190,7 +191,7 @@ def test_a1_names_in_jupyterlab(lab, artifacts, repo_root):
             page.keyboard.press("Escape")
 
             # The source notebook passes: the reference solution meets its own tests, hidden ones included.
-            _open(page, url, token, f"solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+            _open(page, url, token, f"solutions/sirene/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
             kind, message = _validate(page)
             assert "validation-success" in kind.split(), message
             assert message.strip() == "Success! Your notebook passes all the tests."

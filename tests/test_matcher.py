@@ -18,7 +18,7 @@ from datathon.matcher import (FEATURES, SAFETY_MARGIN, SOURCES, STAGES, Coder, C
 from datathon.names import normalise_names, size_prior, threshold_for_precision
 from datathon.schema import departement_of
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data_samples"
+SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "sirene"
 N_TRAIN, N_TEST = 1000, 200
 K_SIBLINGS, RADIUS = 5, 250.0  # retrieve()'s defaults
 K_TEMP = 8
@@ -337,6 +337,16 @@ def test_matcher_gives_probabilities_that_favour_the_truth(crossfitted, features
     assert p.shape == (len(features),) and ((p >= 0) & (p <= 1)).all()
     assert p[truth].mean() > 10 * p[~truth].mean()
     assert matcher.probabilities(features.iloc[:0]).shape == (0,)
+
+
+def test_a_signal_absent_from_the_data_is_learnt_as_constant(features, truth):
+    """When a signal has no value at all (a real census file with no VARDOMPART_X code 3 leaves
+    employer_type and public_mismatch empty), does the matcher still fit and give probabilities that
+    favour the truth, instead of failing in scikit-learn's binning?"""
+    blind = features.assign(employer_type=np.nan, public_mismatch=np.nan)
+    matcher = Matcher(max_iter=20).fit(blind, truth)
+    p = matcher.probabilities(blind)
+    assert np.isfinite(p).all() and p[truth].mean() > 10 * p[~truth].mean()
 
 
 def test_matcher_trees_run_on_the_threads_asked_for(features, truth, monkeypatch):

@@ -1,12 +1,13 @@
 """Tests of datathon.material and ``datathon material run``: executing notebooks with papermill.
 
-Two tiny notebooks in a temporary repository: ``solutions/a1/good.ipynb`` plots, writes a
-submission on the tiny world's test bulletins and records metrics; ``course/bad.ipynb`` fails in
+Two tiny notebooks in a temporary repository: ``solutions/sirene/a1/good.ipynb`` plots, writes a
+submission on the tiny world's test bulletins and records metrics; ``course/sirene/bad.ipynb`` fails in
 its second cell.
 """
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from datathon import cli
 from datathon.errors import UserError
-from datathon.material import _submission_names, discover, parse_parameters, run_material
+from datathon.material import MATHJAX_DIR, _submission_names, discover, parse_parameters, run_material
 from worlds import write_tiny_world
 
 GOOD = [
@@ -59,8 +60,8 @@ def write_notebook(path: Path, cells) -> Path:
 def repo(tmp_path_factory) -> Path:
     """A repository with the two notebooks and the tiny world as its data."""
     root = tmp_path_factory.mktemp("repo")
-    write_notebook(root / "solutions" / "a1" / "good.ipynb", GOOD)
-    write_notebook(root / "course" / "bad.ipynb", BAD)
+    write_notebook(root / "solutions" / "sirene" / "a1" / "good.ipynb", GOOD)
+    write_notebook(root / "course" / "sirene" / "bad.ipynb", BAD)
     write_tiny_world(root / "data")
     return root
 
@@ -82,16 +83,16 @@ def test_run_reports_a_failure_without_raising(material):
     """Does a run with a failing notebook return, with ok False and that notebook failed?"""
     run, _ = material
     assert not run.ok
-    assert [r.notebook for r in run.results] == ["course/bad.ipynb", "solutions/a1/good.ipynb"]
+    assert [r.notebook for r in run.results] == ["course/sirene/bad.ipynb", "solutions/sirene/a1/good.ipynb"]
     assert [r.status for r in run.results] == ["failed", "ok"]
-    assert [r.notebook for r in run.failures] == ["course/bad.ipynb"]
+    assert [r.notebook for r in run.failures] == ["course/sirene/bad.ipynb"]
 
 
 @pytest.mark.slow
 def test_failure_names_the_cell_its_first_line_and_the_exception(material):
     """Is a failure located at the source notebook's cell 2, with its first line and the exception?"""
     run, _ = material
-    error = by_name(run, "course/bad.ipynb").error
+    error = by_name(run, "course/sirene/bad.ipynb").error
     assert error["cell_number"] == 2 and error["cell_index"] == 1
     assert error["first_line"] == "x = 1"
     assert error["exception"] == "ValueError: boom"
@@ -104,11 +105,11 @@ def test_summary_json_has_seconds_status_and_recorded_metrics(material):
     _, out = material
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["ok"] is False and summary["parameters"] == {"seed": 7}
-    good = next(n for n in summary["notebooks"] if n["notebook"] == "solutions/a1/good.ipynb")
+    good = next(n for n in summary["notebooks"] if n["notebook"] == "solutions/sirene/a1/good.ipynb")
     assert good["status"] == "ok" and 0 < good["seconds"] < 60
     # The -p parameter and the absolute data_dir reached the notebook.
     assert good["metrics"] == {"rows": 20, "seed": 7, "data_is_absolute": True}
-    bad = next(n for n in summary["notebooks"] if n["notebook"] == "course/bad.ipynb")
+    bad = next(n for n in summary["notebooks"] if n["notebook"] == "course/sirene/bad.ipynb")
     assert bad["status"] == "failed" and bad["metrics"] is None and bad["error"]["cell_number"] == 2
 
 
@@ -118,32 +119,48 @@ def test_summary_md_has_a_row_per_notebook_and_the_failure(material):
     _, out = material
     text = (out / "summary.md").read_text(encoding="utf-8")
     assert "1 of 2 notebooks ran" in text
-    assert "| [solutions/a1/good.ipynb](solutions/a1/good.html) | ok |" in text
-    assert "| [course/bad.ipynb](course/bad.html) | failed |" in text
-    assert "course/bad.ipynb: cell 2 (`x = 1`) raised ValueError: boom" in text
+    assert "| [solutions/sirene/a1/good.ipynb](solutions/sirene/a1/good.html) | ok |" in text
+    assert "| [course/sirene/bad.ipynb](course/sirene/bad.html) | failed |" in text
+    assert "course/sirene/bad.ipynb: cell 2 (`x = 1`) raised ValueError: boom" in text
 
 
 @pytest.mark.slow
 def test_submission_is_written_under_submissions_and_scored(material):
     """Is the notebook's submission in OUT/submissions/<notebook>.csv, and scored on the test truth?"""
     run, out = material
-    good = by_name(run, "solutions/a1/good.ipynb")
+    good = by_name(run, "solutions/sirene/a1/good.ipynb")
     assert good.submission == "submissions/good.csv"
     assert (out / "submissions" / "good.csv").read_text(encoding="utf-8").startswith("CABBI;siret")
     score = good.submission_score
     assert score["split"] == "test" and score["n_bulletins"] == 20
     assert 0 <= score["success_rate"] <= score["coding_rate"] <= 1
-    assert by_name(run, "course/bad.ipynb").submission is None
+    assert by_name(run, "course/sirene/bad.ipynb").submission is None
 
 
 @pytest.mark.slow
 def test_html_renderings_exist_with_embedded_images(material):
     """Is there an HTML rendering of each notebook, failed ones included, with images inlined?"""
     _, out = material
-    good = (out / "solutions" / "a1" / "good.html").read_text(encoding="utf-8")
+    good = (out / "solutions" / "sirene" / "a1" / "good.html").read_text(encoding="utf-8")
     assert "data:image/png;base64," in good
-    assert "ValueError" in (out / "course" / "bad.html").read_text(encoding="utf-8")
-    assert (out / "course" / "bad.ipynb").exists() and (out / "solutions" / "a1" / "good.ipynb").exists()
+    assert "ValueError" in (out / "course" / "sirene" / "bad.html").read_text(encoding="utf-8")
+    assert (out / "course" / "sirene" / "bad.ipynb").exists() and (out / "solutions" / "sirene" / "a1" / "good.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_renderings_load_nothing_from_the_network_and_hide_the_plumbing(material):
+    """Does every HTML rendering load no script or style from the network (MathJax comes from OUT/_mathjax,
+    whose relative link resolves), and leave out the input of the parameters cells papermill reads and fills?"""
+    _, out = material
+    for page in out.rglob("*.html"):
+        if MATHJAX_DIR in page.parts:
+            continue
+        html = page.read_text(encoding="utf-8")
+        assert not re.findall(r'(?:src|href)="https?://', html), page
+        link = re.search(r'src="([^"]*MathJax\.js)\?config=', html)
+        assert link and (page.parent / link.group(1)).resolve().is_file(), page
+    good = (out / "solutions" / "sirene" / "a1" / "good.html").read_text(encoding="utf-8")
+    assert "output_path = " not in good  # the parameters, declared and injected, are plumbing
 
 
 @pytest.mark.slow
@@ -156,9 +173,9 @@ def test_cli_exits_non_zero_and_names_the_notebook_and_cell(repo, tmp_path):
         cwd=repo, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1, proc.stderr
-    assert "course/bad.ipynb: cell 2 (`x = 1`) raised ValueError: boom" in proc.stderr
+    assert "course/sirene/bad.ipynb: cell 2 (`x = 1`) raised ValueError: boom" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "| [course/bad.ipynb](course/bad.html) | failed |" in proc.stdout
+    assert "| [course/sirene/bad.ipynb](course/sirene/bad.html) | failed |" in proc.stdout
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["notebooks"][0]["status"] == "failed"
 
 
@@ -183,17 +200,17 @@ def test_bad_parameter_syntax_is_a_user_error(item):
 
 def test_discovery_handles_a_missing_or_empty_solutions_directory(tmp_path):
     """Are notebooks found in course/ when solutions/ is missing, then empty, checkpoints left out?"""
-    write_notebook(tmp_path / "course" / "a.ipynb", BAD)
-    write_notebook(tmp_path / "course" / ".ipynb_checkpoints" / "a-checkpoint.ipynb", BAD)
-    assert [name for name, _ in discover(root=tmp_path)] == ["course/a.ipynb"]
-    (tmp_path / "solutions").mkdir()
-    assert [name for name, _ in discover(root=tmp_path)] == ["course/a.ipynb"]
+    write_notebook(tmp_path / "course" / "sirene" / "a.ipynb", BAD)
+    write_notebook(tmp_path / "course" / "sirene" / ".ipynb_checkpoints" / "a-checkpoint.ipynb", BAD)
+    assert [name for name, _ in discover(root=tmp_path)] == ["course/sirene/a.ipynb"]
+    (tmp_path / "solutions" / "sirene").mkdir(parents=True)
+    assert [name for name, _ in discover(root=tmp_path)] == ["course/sirene/a.ipynb"]
 
 
 def test_a_run_without_notebooks_writes_an_empty_summary(tmp_path):
     """Does a run over empty course/ and solutions/ succeed and say that no notebook was found?"""
-    (tmp_path / "course").mkdir()
-    (tmp_path / "solutions").mkdir()
+    (tmp_path / "course" / "sirene").mkdir(parents=True)
+    (tmp_path / "solutions" / "sirene").mkdir(parents=True)
     (tmp_path / "data").mkdir()
     run = run_material(root=tmp_path, data_dir=tmp_path / "data", out=tmp_path / "out", progress=False)
     assert run.ok and run.results == []

@@ -25,7 +25,7 @@ from datathon.luhn import luhn_check_digit  # noqa: E402
 from datathon.material import discover, run_material  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = discover(root=ROOT)
+NOTEBOOKS = discover(["course", "solutions"], root=ROOT)  # every challenge's notebooks
 
 
 def read(path: Path):
@@ -39,7 +39,7 @@ def code_cells(nb):
 def test_the_course_has_its_first_notebooks():
     """Are 00_challenge and 01_data among the notebooks the checks below cover?"""
     names = [name for name, _ in NOTEBOOKS]
-    assert "course/00_challenge.ipynb" in names and "course/01_data.ipynb" in names
+    assert "course/sirene/00_challenge.ipynb" in names and "course/sirene/01_data.ipynb" in names
 
 
 @pytest.mark.parametrize("name, path", NOTEBOOKS, ids=[n for n, _ in NOTEBOOKS])
@@ -91,7 +91,7 @@ def test_material_run_over_the_course_succeeds(tmp_path):
     """Does `datathon material run --data data_samples` execute every notebook, with an HTML
     rendering that shows its plots? (How long each takes is measured in summary.md, not asserted:
     the machines are shared.)"""
-    run = run_material(root=ROOT, data_dir=ROOT / "data_samples", out=tmp_path / "material", jobs=2,
+    run = run_material(root=ROOT, data_dir=ROOT / "data_samples" / "sirene", out=tmp_path / "material", jobs=2,
                        progress=False)
     assert run.ok, "\n".join(r.describe_failure() for r in run.failures)
     assert [r.notebook for r in run.results] == [name for name, _ in NOTEBOOKS]
@@ -337,8 +337,8 @@ def test_barh_groups_the_columns_of_a_frame_with_a_legend():
 
 
 def test_the_real_sample_has_the_files_every_notebook_checks():
-    """Do the committed sample's files satisfy the environment check of every notebook?"""
-    if not (ROOT / "data_samples" / "manifest.json").exists():
+    """Do the committed samples' files satisfy the environment check of every notebook of their challenge?"""
+    if not (ROOT / "data_samples" / "sirene" / "manifest.json").exists():
         pytest.skip("no data_samples/ (make sample)")
     for name, path in NOTEBOOKS:
         tree = ast.parse(code_cells(read(path))[1].source)
@@ -351,5 +351,6 @@ def test_the_real_sample_has_the_files_every_notebook_checks():
             required = ast.literal_eval(given[0]) if given else course.DEFAULT_REQUIRED
         except ValueError:  # computed in the notebook: the slow run checks it
             continue
-        report = course.environment_report(ROOT / "data_samples", required)
+        challenge = Path(name).parts[1]  # course/<challenge>/…, solutions/<challenge>/…
+        report = course.environment_report(ROOT / "data_samples" / challenge, required)
         assert report.problems() == [], f"{name}: {report.problems()}"

@@ -8,7 +8,7 @@ from datathon.cli import build_parser
 def test_readme_quotes_the_samples_mca_figures(repo_root):
     """Are the sample's MCA coding rate and precision in the README those of its manifest?"""
     readme = (repo_root / "README.md").read_text(encoding="utf-8")
-    mca = json.loads((repo_root / "data_samples" / "manifest.json").read_text(encoding="utf-8"))["mca"]["test"]
+    mca = json.loads((repo_root / "data_samples" / "sirene" / "manifest.json").read_text(encoding="utf-8"))["mca"]["test"]
     row = next(line for line in readme.splitlines() if line.startswith("| replica, public sample"))
     assert f"{mca['coding_rate']:.1%}".replace("%", " %") in row
     assert f"{mca['precision']:.1%}".replace("%", " %") in row

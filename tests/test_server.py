@@ -33,6 +33,7 @@ from leaderboard_fixtures import (
     predictions,
     snapshot,
     start_serve,
+    stop_serve,
     truth_of,
     write_csv,
     write_event_world,
@@ -391,6 +392,71 @@ def test_datathon_serve_and_submit_over_http(tmp_path, world):
     err = proc.log.read_text()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
+
+
+PREFIX = "/services/leaderboard/"
+
+
+def test_everything_answers_under_the_base_url_and_nothing_outside(tmp_path, world):
+    """Behind JupyterHub's proxy (which keeps the prefix): do the page, its JSON, its static
+    files and the submission endpoint answer under --base-url, with every link in the page
+    under it, the bare prefix redirected to it, and every path outside it a 404?"""
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha"])
+    server = ServerThread(ev, base_url=PREFIX).start()
+    try:
+        base = server.url + PREFIX
+        status, _, page = http(base)
+        assert status == 200
+        links = re.findall(r'(?:href|src)="([^"]+)"', page.decode())
+        assert links and all(link.startswith(PREFIX + "static/") or link.startswith("data:") for link in links), links
+        assert 'data-api="api/leaderboard"' in page.decode(), "the page fetches relative to its own address"
+        for link in links:
+            if not link.startswith("data:"):
+                assert http(server.url + link)[0] == 200, link
+        assert loads(http(base + "api/leaderboard")[2])["event"]["name"] == "ev"
+        body = predictions(truth_of(ev), 0.7).to_csv(sep=";", index=False).encode()
+        status, _, raw = http(base + "api/submit?team=Alpha", data=body, method="POST",
+                              headers={"Authorization": f"Bearer {tokens['Alpha']}"})  # fmt: skip
+        assert status == 200 and loads(raw)["rank"] == 1
+        assert datathon.submit(predictions(truth_of(ev), 0.6), team="Alpha", token=tokens["Alpha"], server=base)["rank"] == 1
+        status, headers, _ = http(server.url + PREFIX.rstrip("/"))  # urllib follows the redirect
+        assert status == 200
+        for outside in ("/", "/api/leaderboard", "/static/leaderboard.js", "/services/", "/services/leaderboardx/"):
+            assert http(server.url + outside)[0] == 404, outside
+        assert http(server.url + "/api/submit?team=Alpha", data=body, method="POST",
+                    headers={"Authorization": f"Bearer {tokens['Alpha']}"})[0] == 404  # fmt: skip
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("bad", ["services/../x", "/a b/", "http://x/", "/x?y=1"])
+def test_a_bad_base_url_is_one_line(tmp_path, world, bad):
+    """Is a base URL that is not plain path segments refused in one line, naming the option?"""
+    from datathon.errors import UserError
+    from datathon.leaderboard import server as lb_server
+
+    with pytest.raises(UserError, match="--base-url must be a path"):
+        lb_server.clean_base_url(bad)
+    assert lb_server.clean_base_url("services/leaderboard") == PREFIX and lb_server.clean_base_url("") == "/"
+
+
+def test_datathon_serve_takes_its_prefix_from_jupyterhub(tmp_path, world):
+    """As a JupyterHub service (``$JUPYTERHUB_SERVICE_PREFIX`` set), does `datathon serve` print
+    and serve its URL under the prefix, and `datathon submit --server URL/prefix/` submit to it?"""
+    ev = tmp_path / "ev"
+    tokens = make_event(ev, world, ["Alpha"])
+    path = write_csv(predictions(truth_of(ev), 0.7), tmp_path / "p.csv")
+    port = free_port()
+    proc = start_serve(ev, port, env={"JUPYTERHUB_SERVICE_PREFIX": PREFIX})
+    try:
+        assert proc.url == f"http://127.0.0.1:{port}{PREFIX}"
+        assert http(proc.url)[0] == 200 and http(f"http://127.0.0.1:{port}/")[0] == 404
+        ok = subprocess.run([sys.executable, "-m", "datathon", "submit", str(path), "--server", proc.url, "--team",
+                             "Alpha", "--token", tokens["Alpha"]], capture_output=True, text=True, env=cli_env())  # fmt: skip
+        assert ok.returncode == 0 and "rank: 1 of 1" in ok.stdout, ok.stderr
+    finally:
+        stop_serve(proc)
 
 
 def test_datathon_serve_reports_a_taken_port_in_one_line(tmp_path, world):

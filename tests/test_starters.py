@@ -11,6 +11,7 @@ import nbformat
 import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from course_tree import course_root
 
 from datathon import starters
 
@@ -47,29 +48,31 @@ def nbgrader_sees(directory: Path, monkeypatch, tmp_path: Path, **env) -> dict:
     }
 
 
-@pytest.mark.parametrize("where", ["grader", "."], ids=["in grader/", "at the top (JupyterLab)"])
+@pytest.mark.parametrize("where", ["grader/sirene", "."], ids=["in grader/sirene/", "at the top (JupyterLab)"])
 def test_nbgrader_finds_the_course_in_grader_and_at_the_top(where, monkeypatch, tmp_path):
-    """Does nbgrader started in grader/ or at the top of the repository (where `make lab` starts JupyterLab)
-    see one course: id datathon, root grader/, sources in solutions/, a local exchange, 120 s per cell?"""
+    """Does nbgrader started in grader/sirene/ or at the top of the repository (where `make lab` starts
+    JupyterLab) see Sirene's course: id datathon, root grader/sirene/, sources in solutions/sirene/, the
+    local exchange grader/exchange, 120 s per cell?"""
+    monkeypatch.delenv("DATATHON_CHALLENGE", raising=False)
     seen = nbgrader_sees(ROOT / where, monkeypatch, tmp_path)
     assert seen["course_id"] == "datathon"
-    assert seen["root"] == str(ROOT / "grader")
-    assert seen["source"] == ROOT / "solutions" / "a1_names"
-    assert seen["db_url"] == f"sqlite:///{ROOT / 'grader' / 'gradebook.db'}"
+    assert seen["root"] == str(ROOT / "grader" / "sirene")
+    assert seen["source"] == ROOT / "solutions" / "sirene" / "a1_names"
+    assert seen["db_url"] == f"sqlite:///{ROOT / 'grader' / 'sirene' / 'gradebook.db'}"
     assert seen["exchange"] == str(ROOT / "grader" / "exchange")
     assert seen["timeout"] == 120
 
 
 def test_environment_variables_move_the_exchange_and_set_the_cell_timeout(tmp_path, monkeypatch):
     """Do DATATHON_EXCHANGE and DATATHON_CELL_TIMEOUT change the exchange and nbgrader's per-cell time limit?"""
-    seen = nbgrader_sees(ROOT / "grader", monkeypatch, tmp_path, DATATHON_EXCHANGE=str(tmp_path / "ex"),
+    seen = nbgrader_sees(ROOT / "grader" / "sirene", monkeypatch, tmp_path, DATATHON_EXCHANGE=str(tmp_path / "ex"),
                          DATATHON_CELL_TIMEOUT="7")
     assert seen["exchange"] == str(tmp_path / "ex") and seen["timeout"] == 7
 
 
 def test_a_wrong_cell_timeout_is_one_line_and_the_default(monkeypatch, tmp_path, capsys):
     """Does a DATATHON_CELL_TIMEOUT that is not a positive number print one line and keep 120 s?"""
-    seen = nbgrader_sees(ROOT / "grader", monkeypatch, tmp_path, DATATHON_CELL_TIMEOUT="two minutes")
+    seen = nbgrader_sees(ROOT / "grader" / "sirene", monkeypatch, tmp_path, DATATHON_CELL_TIMEOUT="two minutes")
     assert seen["timeout"] == 120
     lines = set(capsys.readouterr().err.splitlines())
     assert lines == {"nbgrader_config.py: DATATHON_CELL_TIMEOUT='two minutes' is not a positive whole number "
@@ -99,7 +102,7 @@ def test_committed_starters_are_what_make_starters_writes(generated):
 def test_a_starter_keeps_what_nbgrader_needs_and_no_solution(generated):
     """Does the a1_names starter keep every graded cell's nbgrader metadata (id, points, checksum), stubs in
     place of the solutions, the visible tests without the hidden ones, and the check calls?"""
-    source = nbformat.read(ROOT / "solutions" / "a1_names" / "a1_names.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "solutions" / "sirene" / "a1_names" / "a1_names.ipynb", as_version=4)
     starter = nbformat.reads(generated["a1_names/a1_names.ipynb"].decode(), as_version=4)
     assert [c.id for c in starter.cells] == [c.id for c in source.cells]
     for before, after in zip(source.cells, starter.cells):
@@ -149,7 +152,7 @@ def test_normalising_drops_what_changes_between_runs_and_keeps_nbgrader_metadata
 
 def test_writing_starters_mirrors_what_was_generated(tmp_path):
     """Does writing replace stale files and assignments, and leave starter_notebooks/'s own top-level files?"""
-    base = tmp_path / "starter_notebooks"
+    base = tmp_path / "starter_notebooks" / "sirene"
     (base / "old").mkdir(parents=True)
     (base / "old" / "old.ipynb").write_text("{}")
     (base / "a1").mkdir()
@@ -159,14 +162,12 @@ def test_writing_starters_mirrors_what_was_generated(tmp_path):
     files = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
     assert files == ["README.md", "a1/a1.ipynb"]
     assert (base / "a1" / "a1.ipynb").read_bytes() == b"new\n"
-    assert "starter_notebooks/a1/a1.ipynb is missing" in changed
+    assert "starter_notebooks/sirene/a1/a1.ipynb is missing" in changed
 
 
 def test_a_failing_nbgrader_is_one_clear_line(tmp_path):
     """When nbgrader cannot generate an assignment, is the error one line naming the assignment?"""
-    (tmp_path / "grader").mkdir()
-    (tmp_path / "grader" / "nbgrader_config.py").write_text(
-        (ROOT / "grader" / "nbgrader_config.py").read_text(encoding="utf-8"), encoding="utf-8")
+    course_root(tmp_path)
     with pytest.raises(starters.UserError) as caught:
         starters.generate(tmp_path, ["no_such_assignment"])
     message = caught.value.message
@@ -182,12 +183,14 @@ def test_a_failing_nbgrader_is_one_clear_line(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def test_nothing_students_see_leaks():
-    """Do starter_notebooks/ and course/ hold no solution line, no hidden test, no marker, no test-truth
-    SIRET, and do the starters not read the test truth?"""
-    secrets = starters.collect_secrets(ROOT)
-    assert secrets.solution_lines and secrets.hidden_lines and secrets.truth_sirets
-    assert starters.scan(ROOT, secrets=secrets) == []
+@pytest.mark.parametrize("challenge", sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()))
+def test_nothing_students_see_leaks(challenge):
+    """Do each challenge's starter_notebooks/ and course/ hold no solution line, no hidden test, no marker, no
+    value of the test truth (Sirene's SIRETs), and do the starters not read the test truth?"""
+    secrets = starters.collect_secrets(ROOT, challenge=challenge)
+    assert secrets.solution_lines and secrets.hidden_lines
+    assert secrets.truth_values or challenge != "sirene"
+    assert starters.scan(ROOT, secrets=secrets, challenge=challenge) == []
 
 
 def _write(path: Path, cells: list) -> Path:
@@ -199,20 +202,20 @@ def _write(path: Path, cells: list) -> Path:
 @pytest.fixture
 def leaky_repo(tmp_path) -> Path:
     """A repository with a source notebook, a test truth, and student notebooks that leak in every way."""
-    _write(tmp_path / "solutions" / "zz" / "zz.ipynb", [
+    _write(tmp_path / "solutions" / "sirene" / "zz" / "zz.ipynb", [
         new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return sorted(x, key=len)[::-1]\n    return x\n"
                       "    ### END SOLUTION", id="a"),
         new_code_cell('assert f([]) == []\n### BEGIN HIDDEN TESTS\nassert f(["ab", "c"]) == ["ab", "c"]\n'
                       "### END HIDDEN TESTS", id="t"),
     ])
-    (tmp_path / "data_samples").mkdir()
+    (tmp_path / "data_samples" / "sirene").mkdir(parents=True)
     pd.DataFrame({"CABBI": ["1", "2"], "SIRET_DEC": ["30195488900012", None]}).to_parquet(
-        tmp_path / "data_samples" / "truth_test.parquet")
-    _write(tmp_path / "starter_notebooks" / "zz" / "clean.ipynb", [
+        tmp_path / "data_samples" / "sirene" / "truth_test.parquet")
+    _write(tmp_path / "starter_notebooks" / "sirene" / "zz" / "clean.ipynb", [
         new_code_cell("def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n    return x", id="a"),
         new_code_cell("ds = load(data_dir, splits=['train'], with_truth=False)\nn = '30195488900013'", id="b"),
     ])
-    _write(tmp_path / "starter_notebooks" / "zz" / "leaky.ipynb", [
+    _write(tmp_path / "starter_notebooks" / "sirene" / "zz" / "leaky.ipynb", [
         new_code_cell("def f(x):\n    return sorted(x, key=len)[::-1]", id="a"),
         new_code_cell('assert f(["ab", "c"]) == ["ab", "c"]', id="b"),
         new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", id="c"),
@@ -220,7 +223,7 @@ def leaky_repo(tmp_path) -> Path:
                       "t = evaluate.load_truth(data_dir, 'test')\nds = load(data_dir)", id="d",
                       outputs=[new_output("stream", name="stdout", text="30195488900012\n")]),
     ])
-    _write(tmp_path / "course" / "scored.ipynb", [
+    _write(tmp_path / "course" / "sirene" / "scored.ipynb", [
         new_code_cell("truth = evaluate.load_truth(data_dir, 'test')", id="a"),
     ])
     return tmp_path
@@ -246,11 +249,12 @@ def test_the_leak_scan_finds_every_kind_of_leak(leaky_repo):
 
 def test_the_check_command_fails_on_a_leak_or_a_stale_starter(leaky_repo, monkeypatch, capsys):
     """Does `python -m datathon.starters --check` exit 1 listing stale starters and leaks, and say what to run?"""
-    monkeypatch.setattr(starters, "generate", lambda root: {"zz/clean.ipynb": b"changed\n"})
+    monkeypatch.setattr(starters, "generate", lambda root, challenge: {"zz/clean.ipynb": b"changed\n"})
     assert starters.main(["--root", str(leaky_repo), "--check"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert "datathon.starters: starter_notebooks/zz/clean.ipynb differs from what solutions/zz/ generates" in err
-    assert "datathon.starters: run `make starters` and commit starter_notebooks/" in err
+    assert ("datathon.starters: starter_notebooks/sirene/zz/clean.ipynb differs from what solutions/sirene/zz/ "
+            "generates") in err
+    assert "datathon.starters: run `make starters` and commit starter_notebooks/sirene/" in err
     assert any("leaky.ipynb, cell 1: a line of a solution" in line for line in err)
 
 
@@ -262,7 +266,7 @@ def test_the_makefile_target_runs_the_module():
 
 def test_the_source_notebook_is_json_nbgrader_can_read():
     """Does every cell of solutions/a1_names carry valid nbgrader metadata (schema 3, unique grade ids)?"""
-    nb = json.loads((ROOT / "solutions" / "a1_names" / "a1_names.ipynb").read_text(encoding="utf-8"))
+    nb = json.loads((ROOT / "solutions" / "sirene" / "a1_names" / "a1_names.ipynb").read_text(encoding="utf-8"))
     ids = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"] if "nbgrader" in c["metadata"]]
     assert len(ids) == len(set(ids))
     assert all(c["metadata"]["nbgrader"]["schema_version"] == 3 for c in nb["cells"] if "nbgrader" in c["metadata"])

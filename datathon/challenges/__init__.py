@@ -22,7 +22,7 @@ from datathon.errors import UserError
 GROUP = "datathon.challenges"
 DEFAULT = "sirene"
 ENVIRONMENT = "DATATHON_CHALLENGE"  # the grader sets it in the sandbox; make lab CHALLENGE=…
-BUILTINS = {"sirene": "datathon.challenges.sirene:CHALLENGE"}
+BUILTINS = {"sirene": "datathon.challenges.sirene:CHALLENGE", "energy": "datathon.challenges.energy:CHALLENGE"}
 
 _loaded: dict[str, Challenge] = {}
 

@@ -84,5 +84,20 @@ class StorageUnavailable(UserError):
         return [f"\x1b[31mStorageUnavailable\x1b[0m: {self.message}"]
 
 
+#: How a score shows when the board says nothing of it (an answer from an older server).
+PLAIN_METRIC = {"key": "score", "label": "score", "direction": "higher", "format": "number", "digits": 4}
+
+
+def display_score(metric: dict | None, value: float | None) -> str:
+    """A score as the board's ``event.metric`` says to show it: ``41.20 %`` or ``0.137``; ``–``
+    for None. (Standard library only: the notebook client uses it.)"""
+    metric = metric or PLAIN_METRIC
+    if value is None:
+        return "–"
+    if metric.get("format") == "percent":
+        return f"{100 * float(value):.{metric.get('digits', 2)}f} %"
+    return f"{float(value):.{metric.get('digits', 4)}f}"
+
+
 __all__ = ["DEFAULT_HOST", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "REASONS", "StorageUnavailable",
-           "SubmissionRefused"]
+           "SubmissionRefused", "display_score"]

@@ -6,8 +6,8 @@
     result = datathon.submit(predictions, team="Les Sirènes", token=TOKEN, server="http://10.0.0.5:8765")
     result["public_score"], result["rank"]
 
-``predictions`` is a DataFrame (``CABBI``, ``siret``, optional ``score`` / ``rank``) or the path
-of a CSV file. With ``event=DIR`` the submission is scored and recorded in that event directory
+``predictions`` is a DataFrame with the columns of the event's challenge's submissions, or the
+path of a CSV file. With ``event=DIR`` the submission is scored and recorded in that event directory
 (the embedded mode: one machine, no server); with ``server=URL`` it is posted to
 ``datathon serve``. Exactly one of the two.
 
@@ -35,7 +35,7 @@ from typing import Any
 
 from datathon.errors import UserError
 from datathon.files import open_regular_file
-from datathon.leaderboard import REASONS, StorageUnavailable, SubmissionRefused
+from datathon.leaderboard import REASONS, StorageUnavailable, SubmissionRefused, display_score
 
 #: Seconds to wait for the server's answer: scoring a campaign-scale file takes a few seconds,
 #: uploading 200 MB on a room's Wi-Fi takes longer.
@@ -55,15 +55,18 @@ class SubmissionResult(dict):
     """The answer to a submission: a dict (``result["rank"]``) that reads well in a notebook."""
 
     def summary(self) -> str:
-        """One line: submission id, public score, team score and rank, quota left."""
+        """One line: submission id, public score, team score and rank, the reference's score, quota left."""
+        metric = self.get("metric")
+        label = metric["label"] if metric else "score"
         parts = [f"submission {self.get('submission')} for team {self.get('team')!r}:",
-                 f"public success rate {_pct(self.get('public_score'))}"]  # fmt: skip
+                 f"public {label} {display_score(metric, self.get('public_score'))}"]  # fmt: skip
         if self.get("team_score") is not None and self.get("team_score") != self.get("public_score"):
-            parts.append(f"(team score {_pct(self.get('team_score'))})")
+            parts.append(f"(team score {display_score(metric, self.get('team_score'))})")
         if self.get("rank") is not None:
             parts.append(f"· rank {self['rank']} of {self.get('n_ranked')}")
-        if self.get("mca_public_score") is not None:
-            parts.append(f"· MCA {_pct(self['mca_public_score'])}")
+        if self.get("reference_public_score") is not None:
+            parts.append(f"· {self.get('reference_name', 'reference')} "
+                         f"{display_score(metric, self['reference_public_score'])}")  # fmt: skip
         if self.get("remaining_today") is not None:
             period = "for the event" if self.get("quota_per") == "event" else "today"
             parts.append(f"· {self['remaining_today']} submission(s) left {period}")
@@ -139,6 +142,35 @@ def submit(
     return SubmissionResult({**result, "request_id": result.get("request_id") or request_id})
 
 
+def hand_in(
+    notebook: str | os.PathLike, *, team: str | None = None, token: str | None = None, server: str | None = None,
+    event: Any = None, description: str = "",
+) -> dict[str, Any]:
+    """Hand in the team's notebook (a path to its ``.ipynb``) and a short description for the
+    closing presentations, to ``server`` (a URL) or a local ``event`` directory; the latest hand-in
+    replaces the team's previous one. Returns what was recorded; a refusal is one line
+    (:class:`~datathon.leaderboard.SubmissionRefused`). In a notebook, save it first: what is
+    handed in is the file on disk.
+    """
+    from datathon.leaderboard.closing import hand_in as record, read_notebook_file
+
+    team = team or os.environ.get("DATATHON_TEAM")
+    token = token or os.environ.get(TOKEN_ENV)
+    if not team or not token:
+        raise UserError(f"say which team hands in, and its token: team=..., token=... (or ${TOKEN_ENV})")
+    if (server is None) == (event is None):
+        raise UserError("give exactly one of server=URL or event=DIR")
+    data = read_notebook_file(notebook)
+    name = Path(notebook).name
+    if event is not None:
+        return record(event, data, team=team, token=token, description=description, filename=name)
+    import urllib.parse
+
+    query = urllib.parse.urlencode({"team": team, "description": description, "filename": name})
+    return _send(server, "api/handin?" + query, data, token=token, content_type="application/x-ipynb+json",
+                 timeout=DEFAULT_TIMEOUT)  # fmt: skip
+
+
 def read_token_file(path: str | os.PathLike) -> str:
     """The token in the first line of ``path``, which must be a regular file (not a link, a pipe...)."""
     with open_regular_file(path, "token file") as fh:
@@ -200,26 +232,36 @@ def _post(
     body: bytes, *, team: str, token: str, server: str, filename: str, timeout: float, request_id: str
 ) -> dict[str, Any]:
     """One attempt: POST the body to the server's submission endpoint, with the request id."""
+    import urllib.parse
+
+    query = urllib.parse.urlencode({"team": team, "filename": filename})
+    return _send(server, "api/submit?" + query, body, token=token, content_type="text/csv; charset=utf-8",
+                 timeout=timeout, headers={"X-Request-Id": request_id})  # fmt: skip
+
+
+def _base_url(server: str) -> str:
+    return server if "://" in server else f"http://{server}"
+
+
+def _send(
+    server: str, path: str, body: bytes, *, token: str, content_type: str, timeout: float,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """POST ``body`` to ``path`` under the server's address (its base URL kept); the JSON answer,
+    or a one-line refusal."""
     # Imported here: urllib.request pulls in ssl and http.client, which `import datathon` skips.
     import http.client
     import socket
     import urllib.error
-    import urllib.parse
     import urllib.request
 
-    base = server if "://" in server else f"http://{server}"
-    query = urllib.parse.urlencode({"team": team, "filename": filename})
-    url = base.rstrip("/") + "/api/submit?" + query
+    base = _base_url(server)
     request = urllib.request.Request(
-        url,
+        base.rstrip("/") + "/" + path,
         data=body,
         method="POST",
-        headers={
-            "Authorization": f"Bearer {token.strip()}",
-            "Content-Type": "text/csv; charset=utf-8",
-            "Accept": "application/json",
-            "X-Request-Id": request_id,
-        },
+        headers={"Authorization": f"Bearer {token.strip()}", "Content-Type": content_type,
+                 "Accept": "application/json", **(headers or {})},  # fmt: skip
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -251,10 +293,6 @@ def _is_frame(obj: Any) -> bool:
 
 def _what_is_it(obj: Any) -> str:
     return f"predictions must be a pandas DataFrame or the path of a CSV file, not {type(obj).__name__}"
-
-
-def _pct(x: Any) -> str:
-    return "–" if x is None else f"{100 * float(x):.2f} %"
 
 
 def _fmt(v: Any) -> str:

@@ -1,4 +1,4 @@
-"""Scores over time per team, with MCA as the reference line.
+"""Scores over time per team, with the challenge's reference entry as a line.
 
 Two consumers share :func:`series`:
 
@@ -8,7 +8,7 @@ Two consumers share :func:`series`:
   after-event report (``figure(service.board(EV)).savefig("scores.svg")``).
 
 A team's line is its *counted* score after each submission (the running best public score under
-rule ``best``, the latest under ``last``); each submission is also a dot at its own score, so a
+rule ``best``, best in the ranking score's direction; the latest under ``last``); each submission is also a dot at its own score, so a
 team that submits a worse file shows a dot below its line. Team names are drawn as typed: ``$``
 is escaped, so that matplotlib does not read them as mathematics.
 """
@@ -17,19 +17,25 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-#: Twelve colours that stay distinct on a projector (Tableau 10 plus two); beyond twelve teams
-#: the page also varies the dash pattern.
+from datathon.challenge import Direction
+from datathon.leaderboard import display_score
+
+#: Twelve colours that stay distinct on a projector, none pale on white (static/leaderboard.js
+#: has the same); beyond twelve teams the page also varies the dash pattern, and every line
+#: carries its team's name at its end.
 PALETTE = (
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-    "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#8c564b",
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#17becf", "#7f7f7f", "#b8860b", "#1a237e", "#6b8e23",
 )  # fmt: skip
 
 
-def counted_submission(subs: Sequence[Mapping[str, Any]], rule: str) -> Mapping[str, Any] | None:
+def counted_submission(
+    subs: Sequence[Mapping[str, Any]], rule: str, direction: Direction
+) -> Mapping[str, Any] | None:
     """Which of a team's submissions (in submission order) counts under ``rule``; None if none.
 
-    ``best``: the highest public score, the earliest of equals. ``last``: the latest.
-    The choice never looks at private scores.
+    ``best``: the best public score in ``direction`` (the highest, or the lowest for an error),
+    the earliest of equals. ``last``: the latest. The choice never looks at private scores.
     """
     if not subs:
         return None
@@ -37,16 +43,17 @@ def counted_submission(subs: Sequence[Mapping[str, Any]], rule: str) -> Mapping[
         return subs[-1]
     best = subs[0]
     for s in subs[1:]:
-        if s["public_score"] > best["public_score"]:
+        if direction.better(s["public_score"], best["public_score"]):
             best = s
     return best
 
 
 def series(
-    teams: Iterable[Any], subs: Sequence[Mapping[str, Any]], rule: str, *, revealed: bool, reference: Mapping
+    teams: Iterable[Any], subs: Sequence[Mapping[str, Any]], rule: str, *, revealed: bool, reference: Mapping,
+    direction: Direction,
 ) -> dict[str, Any]:
     """Per-team points ``{id, t, score, counted}`` on the part that ranks (public, or private after
-    the reveal), plus the reference (MCA) score on that part.
+    the reveal), plus the reference's score on that part.
 
     ``counted`` after each submission uses :func:`counted_submission` on the submissions so far,
     so the line is exactly what the ranking table showed at that moment.
@@ -61,7 +68,7 @@ def series(
         points = []
         best = None
         for s in own:
-            if rule == "last" or best is None or s["public_score"] > best["public_score"]:
+            if rule == "last" or best is None or direction.better(s["public_score"], best["public_score"]):
                 best = s
             points.append({"id": s["id"], "t": s["submitted_at"], "score": s[part], "counted": best[part]})
         out.append({"team_id": team.id, "team": team.name, "points": points})
@@ -85,6 +92,8 @@ into an existing axes.
     from matplotlib.figure import Figure
 
     data = board["plot"]
+    metric = board["event"]["metric"]
+    scale = 100 if metric["format"] == "percent" else 1
     if ax is None:
         fig = Figure(figsize=(11, 6), dpi=100, layout="constrained")
         ax = fig.add_subplot()
@@ -100,19 +109,21 @@ into an existing axes.
         name = _literal(team["team"])
         label = name if ranked.get(team["team_id"]) is None else f"{ranked[team['team_id']]}. {name}"
         (line,) = ax.step(
-            times, [100 * p["counted"] for p in team["points"]], where="post", color=color, lw=2.2, label=label
+            times, [scale * p["counted"] for p in team["points"]], where="post", color=color, lw=2.2, label=label
         )
         if dashes:
             line.set_dashes(dashes)
-        ax.plot(times, [100 * p["score"] for p in team["points"]], "o", color=color, ms=3.5, alpha=0.7)
+        ax.plot(times, [scale * p["score"] for p in team["points"]], "o", color=color, ms=3.5, alpha=0.7)
     if data.get("reference") is not None:
-        ax.axhline(100 * data["reference"], color="#333333", ls="--", lw=1.5)
+        ax.axhline(scale * data["reference"], color="#333333", ls="--", lw=1.5)
         ax.annotate(
-            f"MCA {100 * data['reference']:.1f} %",
-            xy=(1, data["reference"] * 100), xycoords=("axes fraction", "data"),
+            f"{_literal(board['reference']['name'])} {display_score(metric, data['reference'])}",
+            xy=(1, data["reference"] * scale), xycoords=("axes fraction", "data"),
             xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=10,
         )  # fmt: skip
-    ax.set_ylabel(f"success rate, {data['part']} part (%)")
+    better = "higher" if metric["direction"] == "higher" else "lower"
+    unit = " (%)" if metric["format"] == "percent" else ""
+    ax.set_ylabel(f"{metric['label']}, {data['part']} part{unit}; {better} is better")
     ax.grid(True, alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     if handles:
@@ -121,6 +132,16 @@ into an existing axes.
                   bbox_to_anchor=(1.01, 0.5), frameon=False)  # fmt: skip
     fig.autofmt_xdate()
     return fig
+
+
+def better(metric: Mapping[str, Any], a: float | None, b: float | None) -> bool:
+    """Is score ``a`` strictly better than ``b`` in the direction of the board's ``event.metric``?
+    No score is worse than any score."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return Direction(metric["direction"]).better(a, b)
 
 
 def _rank_of(label: str) -> int:

@@ -1,6 +1,7 @@
 """``datathon serve``: the page to project in the room, its JSON API, the submission endpoint.
 
-Routes:
+Routes, under the base URL (``/`` by default; ``--base-url /services/leaderboard/`` behind
+JupyterHub, whose proxy forwards the prefix as it is; any path outside it answers 404):
 
 =========================  ===================================================================
 ``GET /``                  the leaderboard page (table + scores over time), refreshes itself
@@ -11,6 +12,9 @@ Routes:
                            ``?filename=`` for display and a request id (``X-Request-Id`` or
                            ``?request_id=``, 1-64 of ``A-Z a-z 0-9 . _ -``) that makes a retry
                            safe
+``POST /api/handin``       a team hands in its notebook for the closing presentations: body =
+                           the ``.ipynb`` bytes, at most 16 MB; the team and token as for a
+                           submission; optional ``?description=`` and ``?filename=``
 ``GET /static/...``        the page's own script and style sheet (no CDN, works offline)
 =========================  ===================================================================
 
@@ -27,7 +31,7 @@ Safety choices, because 12 teams hammer it and a room of 60 looks at it:
 - an accepted body is streamed to a temporary file (a multipart form is parsed on the fly, with a
   few kilobytes of memory), counted, and refused with 413 past ``max_body_bytes``; the file is
   removed however the request ends;
-- the size limit follows the event: its test bulletins times a generous bound per line
+- the size limit follows the event: its truth's rows times a generous bound per line
   (:func:`body_limit`), unless ``max_body_bytes`` is given;
 - scoring runs in a small thread pool, so the page keeps answering while a file is scored;
 - a storage failure (disk full, read-only or vanished event, locked database) is a 503 with the
@@ -74,8 +78,10 @@ from datathon.leaderboard import (
     REASONS,
     StorageUnavailable,
     SubmissionRefused,
+    display_score,
     service,
 )
+from datathon.leaderboard import plot as _plot
 
 HERE = Path(__file__).parent
 #: How often the page polls ``/api/leaderboard`` (seconds).
@@ -98,13 +104,14 @@ DISCARD_FACTOR = 2
 DRAIN_BYTES = 4 * 1024 * 1024
 
 #: The size limit derived from an event (see :func:`body_limit`): bytes per submission line, a
-#: generous bound. The longest realistic line is a 12-digit CABBI, a 14-digit SIRET, a score
+#: generous bound. The longest realistic line is a 12-character id, a 14-digit answer, a score
 #: printed with 17 significant digits and an exponent (22 characters), a rank, three separators,
 #: CRLF and quotes around every field: about 65 bytes.
 LINE_BYTES = 100
-#: Lines per bulletin: a file may list top-k candidates (column ``rank``), and top-k accuracy is
-#: scored up to k = 10 (``datathon.evaluate.TOPK``).
-LINES_PER_BULLETIN = 10
+#: Lines per truth row, at least: a Sirene file may list top-k candidates (column ``rank``), and
+#: top-k accuracy is scored up to k = 10 (``datathon.evaluate.TOPK``); a challenge that declares
+#: more (``SubmissionFormat.max_lines_per_row``) gets more.
+LINES_PER_ROW = 10
 #: The CSV header, a byte-order mark and a multipart envelope with a long file name.
 HEADER_BYTES = 16 * 1024
 
@@ -407,6 +414,76 @@ class SubmitAPI(_Base):
         self.request.connection.close()
 
 
+@tornado.web.stream_request_body
+class HandinAPI(_Base):
+    """``POST /api/handin``: a team's notebook for the closing presentations.
+
+    The token is checked before the body is read; the body (a notebook, kept in memory) is bounded:
+    past :data:`~datathon.leaderboard.closing.MAX_NOTEBOOK_BYTES` it is counted and dropped and the
+    answer is 413, and past twice that Tornado cuts the connection.
+    """
+
+    async def prepare(self) -> None:
+        from datathon.leaderboard.closing import MAX_NOTEBOOK_BYTES
+
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._refusal: SubmissionRefused | None = None
+        if self.request.method != "POST":
+            return
+        # A notebook may outgrow the submission limit the server was started with; twice the
+        # largest notebook is still cut off by Tornado without being read.
+        self.request.connection.set_max_body_size(DISCARD_FACTOR * MAX_NOTEBOOK_BYTES)
+        self._team = self.get_query_argument("team", None) or urllib.parse.unquote(
+            self.request.headers.get("X-Datathon-Team", ""))
+        self._token = _bearer(self.request.headers.get("Authorization", "")) or ""
+        try:
+            await _in_pool(self.application, "readers", service.authenticate, self.event, self._team, self._token)
+        except SubmissionRefused as err:
+            self._refusal = err  # answered once the (bounded) body has been read and dropped
+
+    def data_received(self, chunk: bytes) -> None:
+        from datathon.leaderboard.closing import MAX_NOTEBOOK_BYTES
+
+        self._size += len(chunk)
+        if self._size > MAX_NOTEBOOK_BYTES and self._refusal is None:
+            self._refusal = _too_large(MAX_NOTEBOOK_BYTES)
+        if self._refusal is not None:
+            self._chunks = []  # counted, never kept
+        else:
+            self._chunks.append(chunk)
+
+    async def post(self) -> None:
+        from datathon.leaderboard.closing import hand_in
+
+        try:
+            if self._refusal is not None:
+                raise self._refusal
+            record = await _in_pool(
+                self.application, "scorers", lambda: hand_in(
+                    self.event, b"".join(self._chunks), team=self._team, token=self._token,
+                    description=self.get_query_argument("description", ""),
+                    filename=self.get_query_argument("filename", None)))  # fmt: skip
+        except SubmissionRefused as err:
+            self.write_json({"error": err.message, "reason": err.reason}, REASONS.get(err.reason, 400))
+            return
+        except Exception as err:
+            problem = storage_problem(err)
+            if problem is None:
+                raise
+            self.write_json({"error": problem, "reason": "unavailable"}, 503)
+            return
+        self.write_json(record)
+
+
+class ToBase(_Base):
+    """The base URL without its final slash: redirected to it, so that the page's relative links
+    (``api/leaderboard``, ``static/...``) resolve under the prefix."""
+
+    def get(self) -> None:
+        self.redirect(self.settings["base_url"], permanent=False)
+
+
 class NotFoundAPI(_Base):
     def prepare(self) -> None:
         raise tornado.web.HTTPError(404, reason="no such API endpoint")
@@ -651,10 +728,10 @@ def _takes(fn: Callable, name: str) -> bool:
 
 
 def body_limit(event: service.Event) -> int:
-    """The default body size limit for ``event``: each test bulletin with a full top-10 candidate
-    list of generous lines, plus a header, and never more than the scorer reads
-    (:data:`~datathon.leaderboard.DEFAULT_MAX_BODY_BYTES`)."""
-    lines = event.config.n_bulletins * LINES_PER_BULLETIN
+    """The default body size limit for ``event``: each truth row with its most lines (a full
+    top-10 candidate list for Sirene) of generous length, plus a header, and never more than the
+    scorer reads (:data:`~datathon.leaderboard.DEFAULT_MAX_BODY_BYTES`)."""
+    lines = event.config.n_rows * max(LINES_PER_ROW, event.challenge.submission.max_lines_per_row)
     return min(DEFAULT_MAX_BODY_BYTES, HEADER_BYTES + lines * LINE_BYTES)
 
 
@@ -737,43 +814,52 @@ def _install_log_redaction() -> None:
 def page_context(board: dict[str, Any]) -> dict[str, Any]:
     """What the template shows before the script takes over (the same layout as the script's).
 
-    Values are plain text here; the template escapes them.
+    Every label comes from the board: the ranking score's label, format and direction
+    (``event.metric``), what the rows are (``event.unit``) and the reference's name. Values are
+    plain text here; the template escapes them.
     """
     ev = board["event"]
+    if ev.get("mode") == "cooperative":
+        return _cooperative_context(board)
+    metric = ev["metric"]
     revealed = ev["revealed"]
     ref = board["reference"]
     n_total = ev["n_public"] + ev["n_private"]
+    label = _capitalised(metric["label"])
+    better = "higher" if metric["direction"] == "higher" else "lower"
     if revealed:
         columns = [("#", "rank"), ("Team", "team"), ("Private", "score"), ("Public", "score2"),
                    ("Move", "move"), ("Subs", "count")]  # fmt: skip
-        subtitle = f"Final ranking: success rate on the private part ({ev['n_private']:,} of {n_total:,} test bulletins)"
-        chart_title = "Success rate on the private part, over time"
+        subtitle = (f"Final ranking: {metric['label']} on the private part ({ev['n_private']:,} of {n_total:,} "
+                    f"{ev['unit']}), {better} is better")  # fmt: skip
+        chart_title = f"{label} on the private part, over time"
     else:
-        columns = [("#", "rank"), ("Team", "team"), ("Success", "score"), ("vs MCA", "delta"),
+        columns = [("#", "rank"), ("Team", "team"), (_short(label), "score"), (f"vs {_clip(ref['name'], 12)}", "delta"),
                    ("Subs", "count"), ("Last", "time")]  # fmt: skip
-        subtitle = f"Success rate on the public part ({ev['n_public']:,} of {n_total:,} test bulletins)"
-        chart_title = "Success rate on the public part, over time"
+        subtitle = (f"{label} on the public part ({ev['n_public']:,} of {n_total:,} {ev['unit']}), "
+                    f"{better} is better")  # fmt: skip
+        chart_title = f"{label} on the public part, over time"
     key = "private_score" if revealed else "public_score"
     ref_score = ref.get(key)
     rows: list[dict[str, Any]] = []
     placed = False
     for team in board["teams"]:
         score = team.get(key)
-        if not placed and ref_score is not None and (score is None or score < ref_score):
-            rows.append(_reference_row(ref, revealed))
+        if not placed and ref_score is not None and _plot.better(metric, ref_score, score):
+            rows.append(_reference_row(ref, revealed, metric))
             placed = True
         if revealed:
             move = "" if team["rank"] is None or team.get("public_rank") is None else _move(team["public_rank"] - team["rank"])
-            cells = [(team["rank"] or "–", "rank"), (team["team"], "team"), (_fmt_pct(score), "score"),
-                     (_fmt_pct(team["public_score"]), "score2"), (move, "move"), (team["submissions"], "count")]  # fmt: skip
+            cells = [(team["rank"] or "–", "rank"), (team["team"], "team"), (display_score(metric, score), "score"),
+                     (display_score(metric, team["public_score"]), "score2"), (move, "move"),
+                     (team["submissions"], "count")]  # fmt: skip
         else:
-            delta = "" if score is None or ref_score is None else f"{100 * (score - ref_score):+.2f}"
-            cells = [(team["rank"] or "–", "rank"), (team["team"], "team"), (_fmt_pct(score), "score"),
-                     (delta, "delta"), (team["submissions"], "count"),
+            cells = [(team["rank"] or "–", "rank"), (team["team"], "team"), (display_score(metric, score), "score"),
+                     (_delta(metric, score, ref_score), "delta"), (team["submissions"], "count"),
                      (_when(team["last_submission"], board["generated_at"]), "time")]  # fmt: skip
         rows.append({"kind": "team", "team_id": team["team_id"], "cells": cells})
     if not placed and ref_score is not None:
-        rows.append(_reference_row(ref, revealed))
+        rows.append(_reference_row(ref, revealed, metric))
     rule = "best public submission" if ev["rule"] == "best" else "last submission"
     return {
         "subtitle": subtitle,
@@ -781,19 +867,82 @@ def page_context(board: dict[str, Any]) -> dict[str, Any]:
         "columns": columns,
         "rows": rows,
         "updated": _hhmm(board["generated_at"], seconds=True),
-        "rule_text": f"each team's {rule} counts · quota {ev['quota']} "
-        + ("for the event" if ev.get("quota_per") == "event" else "per day"),
+        "rule_text": (f"submissions closed at {_hhmm(ev['revealed_at'])} · ranked by the private score of each "
+                      f"team's {rule} · the private part was hidden until the reveal") if revealed
+        else f"each team's {rule} counts · {_quota_text(ev)}",
+        "badge": "Final ranking" if revealed else "Public leaderboard",
     }
 
 
-def _reference_row(ref: dict[str, Any], revealed: bool) -> dict[str, Any]:
+def _cooperative_context(board: dict[str, Any]) -> dict[str, Any]:
+    """The cooperative board (the script draws the same): every team by name with every score
+    type of the part shown, the reference's figures alongside, no rank."""
+    ev, ref = board["event"], board["reference"]
+    revealed = ev["revealed"]
+    types = ev["score_types"]
+    columns = [("Team", "team"), *((_capitalised(t["label"]), "metric") for t in types), ("Subs", "count")]
+
+    def cells(row: dict[str, Any], reference: bool) -> list[tuple[Any, str]]:
+        values = row.get("metrics") or {}
+        return [(f"{row['name']} (reference)" if reference else row["team"], "team"),
+                *((display_score(t, values.get(t["key"])), "metric") for t in types),
+                ("" if reference else row["submissions"], "count")]  # fmt: skip
+
+    rows = [{"kind": "team", "team_id": t["team_id"], "cells": cells(t, False)} for t in board["teams"]]
+    rows.append({"kind": "reference", "team_id": "", "cells": cells(ref, True)})
+    n_part = ev["n_private"] if revealed else ev["n_public"]
+    rule = "best public submission" if ev["rule"] == "best" else "last submission"
+    closed = f"with its private figures · submissions closed at {_hhmm(ev['revealed_at'])}" if revealed else f"· {_quota_text(ev)}"
+    return {
+        "subtitle": f"Every team's figures on the {ev['part']} part ({n_part:,} of {ev['n_public'] + ev['n_private']:,} "
+                    f"{ev['unit']}): no ranking, help each other",
+        "chart_title": f"{_capitalised(ev['metric']['label'])} on the {ev['part']} part, over time",
+        "columns": columns,
+        "rows": rows,
+        "updated": _hhmm(board["generated_at"], seconds=True),
+        "rule_text": f"cooperative: no ranking · each team's {rule} is shown {closed}",
+        "badge": "Final results" if revealed else "Cooperative board",
+    }
+
+
+def _clip(text: str, n: int) -> str:
+    """At most ``n`` characters, a cut marked with "…" (as the script's ``clip``)."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _quota_text(ev: dict[str, Any]) -> str:
+    return f"quota {ev['quota']} " + ("for the event" if ev.get("quota_per") == "event" else "per day")
+
+
+def _reference_row(ref: dict[str, Any], revealed: bool, metric: dict[str, Any]) -> dict[str, Any]:
+    name = f"{ref['name']} (reference)"
     if revealed:
-        cells = [("", "rank"), ("MCA (reference)", "team"), (_fmt_pct(ref.get("private_score")), "score"),
-                 (_fmt_pct(ref.get("public_score")), "score2"), ("", "move"), ("", "count")]  # fmt: skip
+        cells = [("", "rank"), (name, "team"), (display_score(metric, ref.get("private_score")), "score"),
+                 (display_score(metric, ref.get("public_score")), "score2"), ("", "move"), ("", "count")]  # fmt: skip
     else:
-        cells = [("", "rank"), ("MCA (reference)", "team"), (_fmt_pct(ref.get("public_score")), "score"),
+        cells = [("", "rank"), (name, "team"), (display_score(metric, ref.get("public_score")), "score"),
                  ("", "delta"), ("", "count"), ("", "time")]  # fmt: skip
     return {"kind": "reference", "team_id": "", "cells": cells}
+
+
+def _short(label: str) -> str:
+    """A column header: the label when short ("Success rate"), else its initials ("MAE" for
+    "Mean absolute error"); the script does the same."""
+    words = label.split()
+    return label if len(label) <= 12 or len(words) < 2 else "".join(w[0].upper() for w in words)
+
+
+def _delta(metric: dict[str, Any], score: float | None, ref_score: float | None) -> str:
+    """Team minus reference, signed, in the score's unit (points of percentage for a rate)."""
+    if score is None or ref_score is None:
+        return ""
+    if metric["format"] == "percent":
+        return f"{100 * (score - ref_score):+.{metric['digits']}f}"
+    return f"{score - ref_score:+.{metric['digits']}f}"
 
 
 def _move(places: int) -> str:
@@ -827,10 +976,6 @@ def _bearer(header: str) -> str | None:
 
 def _human_bytes(n: int) -> str:
     return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e3:,.0f} kB" if n >= 1e3 else f"{n} bytes"
-
-
-def _fmt_pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f} %"
 
 
 async def _board(handler: _Base) -> dict[str, Any]:
@@ -874,13 +1019,16 @@ def make_app(
     refresh_seconds: int = REFRESH_SECONDS,
     max_uploads: int = MAX_UPLOADS,
     upload_dir: str | Path | None = None,
+    base_url: str = "/",
 ) -> tornado.web.Application:
     """The Tornado application for ``event`` (opened and preloaded here, so errors show at start).
 
     ``max_body_bytes``: the largest request body accepted (default: :func:`body_limit` of the
     event). ``max_uploads``: uploads received or scored at once. ``upload_dir``: where bodies are
     streamed while they are received and scored (default: the system's temporary directory).
+    ``base_url``: the path every route answers under (see :func:`clean_base_url`).
     """
+    base = clean_base_url(base_url)
     ev = event if isinstance(event, service.Event) else service.Event(event)
     ev.preload()
     if max_body_bytes is None:
@@ -892,15 +1040,22 @@ def make_app(
     if upload_dir is not None and not Path(upload_dir).is_dir():
         raise UserError(f"no directory for uploads at {upload_dir}")
     _install_log_redaction()
+    under = re.escape(base)
+    routes = [
+        (under, PageHandler),
+        (under + r"api/leaderboard", LeaderboardAPI),
+        (under + r"api/submit", SubmitAPI),
+        (under + r"api/handin", HandinAPI),
+        (under + r"api/.*", NotFoundAPI),
+    ]
+    if base != "/":
+        routes.append((re.escape(base[:-1]), ToBase))
     return tornado.web.Application(
-        [
-            (r"/", PageHandler),
-            (r"/api/leaderboard", LeaderboardAPI),
-            (r"/api/submit", SubmitAPI),
-            (r"/api/.*", NotFoundAPI),
-        ],
+        routes,
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
+        static_url_prefix=base + "static/",
+        base_url=base,
         static_handler_class=StaticFiles,
         default_handler_class=NotFound,
         log_function=_log_request,
@@ -916,6 +1071,25 @@ def make_app(
     )
 
 
+#: A base URL: "/" or slash-separated segments of unreserved URL characters, ending with "/".
+_BASE_URL = re.compile(r"/(?:[A-Za-z0-9._~-]+/)*")
+
+
+def clean_base_url(base_url: str | None) -> str:
+    """``base_url`` as the app uses it: starting and ending with ``/`` (``/services/leaderboard/``).
+
+    JupyterHub gives a service its prefix in ``$JUPYTERHUB_SERVICE_PREFIX`` and its proxy forwards
+    requests with the prefix kept, so every route, link and static file lives under it. Anything
+    but plain path segments (a query, ``..``, a scheme) is one line.
+    """
+    raw = "/" if base_url in (None, "") else str(base_url)
+    cleaned = "/" + raw.strip("/") + "/" if raw.strip("/") else "/"
+    if not _BASE_URL.fullmatch(cleaned) or any(part in (".", "..") for part in cleaned.split("/")):
+        raise UserError(f"--base-url must be a path such as /services/leaderboard/ (letters, digits, . _ ~ -), "
+                        f"not {raw!r}")  # fmt: skip
+    return cleaned
+
+
 def serve(
     event: str | Path,
     *,
@@ -924,17 +1098,19 @@ def serve(
     max_body_bytes: int | None = None,
     refresh_seconds: int = REFRESH_SECONDS,
     ready: Any = None,
+    base_url: str = "/",
 ) -> None:
     """Serve the leaderboard of ``event`` until interrupted (Ctrl-C).
 
     ``max_body_bytes``: the largest submission accepted (default: derived from the event, see
     :func:`body_limit`). ``ready`` (optional) is called with the URL once the server listens.
+    ``base_url``: the path the page and the API answer under (behind JupyterHub, its prefix).
     """
     from tornado.log import enable_pretty_logging
 
     enable_pretty_logging()
     log.setLevel(logging.INFO)
-    app = make_app(event, max_body_bytes=max_body_bytes, refresh_seconds=refresh_seconds)
+    app = make_app(event, max_body_bytes=max_body_bytes, refresh_seconds=refresh_seconds, base_url=base_url)
     limit = app.settings["max_body_bytes"]
 
     async def main() -> None:
@@ -951,7 +1127,7 @@ def serve(
         except OSError as err:
             raise UserError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
         log.info("submissions of up to %s accepted", _human_bytes(limit))
-        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}{app.settings['base_url']}"
         if ready is not None:
             ready(url)
         try:

@@ -7,16 +7,23 @@ An *event directory* holds everything about one event::
       salt                the secret of the public/private split (never shown to participants)
       truth.parquet       a copy of the test truth, with the split precomputed (column PUBLIC)
       leaderboard.sqlite  teams (hashed tokens) and scored submissions, WAL mode
+      handins/            each team's notebook and description for the closing (when handed in)
 
+The event's challenge (``event.json`` ``challenge``; version-1 files are Sirene's) supplies the
+truth, the split, the reference, the reading and the scoring of submissions, and the score type
+that ranks, with its direction (:mod:`datathon.challenge`); nothing here knows a domain column.
 The truth is *copied* so that an event's scores stay reproducible even if the data directory is
-regenerated afterwards; the register is *referenced* (``data``): a coded SIRET absent from it
-counts as wrong, with a warning (if the data directory has gone, scoring goes on without it).
+regenerated afterwards; the data directory is *referenced* (``data``): what scoring needs besides
+the truth is read from it (the challenge's ``context``, such as a register every answer must
+be in; if the directory has gone, scoring goes on without it).
 
 Life cycle: :func:`init_event` → :func:`add_team` (one per team) or :func:`import_teams` (a
 participants CSV) → :func:`reissue_tokens` (printable slips) → :func:`submit_file` /
-:func:`submit_frame` (many) → :func:`standings` (any time) → :func:`reveal` (once, at the end).
+:func:`submit_frame` (many) → :func:`standings` (any time) → :func:`reveal` (once, at the end)
+→ hand-ins and the export for the closing presentations (:mod:`datathon.leaderboard.closing`).
 During the event: :func:`list_teams`, :func:`rename_team`, :func:`remove_team`,
-:func:`reissue_token`, :func:`set_quota`.
+:func:`reissue_token`, :func:`set_quota` (the quota, and the mode: ``competitive`` ranks teams,
+``cooperative`` shows every team's figures and ranks none).
 
 Guarantees:
 
@@ -31,10 +38,11 @@ Guarantees:
 - a retry carrying the request id of a recorded submission gets that submission back (``replay``)
   and is neither scored nor counted again;
 - private scores are stored from the first submission but returned by nothing before the reveal,
-  and no public figure tells which of a team's bulletins are public (see :func:`_score_parts`);
+  and no public figure tells which of a team's rows are public (the challenge's ``score_parts``;
+  Sirene's is :func:`datathon.leaderboard._sirene.score_parts`);
 - a storage failure (disk full, read-only, locked) is one line,
   :class:`~datathon.leaderboard.StorageUnavailable`, with nothing half-written;
-- team names are NFKC-normalised and may not look like another team's or MCA's
+- team names are NFKC-normalised and may not look like another team's or the reference's
   (:func:`clean_team_name`, :func:`_refuse_lookalike`), whether added, renamed or imported.
 """
 from __future__ import annotations
@@ -60,12 +68,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from datathon import schema
+from datathon import challenges
 from datathon.errors import UserError
 from datathon.files import replace_directory, sha256_file, written_atomically
 from datathon.leaderboard import SubmissionRefused
 from datathon.leaderboard import plot as _plot
-from datathon.leaderboard.split import make_salt, public_mask
+from datathon.leaderboard.split import make_salt
 from datathon.leaderboard.store import Store, Team, hash_token, storage_errors, token_matches
 
 EVENT_FILE = "event.json"
@@ -73,21 +81,20 @@ SALT_FILE = "salt"
 TRUTH_FILE = "truth.parquet"
 DB_FILE = "leaderboard.sqlite"
 EVENT_FORMAT = "datathon-event"
-EVENT_VERSION = 1
+EVENT_VERSION = 2  # 2: the challenge and n_rows (version 1 knew one challenge, the default, and its own word for n_rows)
 
 RULES = ("best", "last")
 DEFAULT_QUOTA = 5  # per team and per day, as on Kaggle: enough to iterate, too few to probe the public part
 #: What the quota counts: submissions per calendar day (in the event's time zone), or in all.
 QUOTA_PER = ("day", "event")
 DEFAULT_QUOTA_PER = "day"
-DEFAULT_PUBLIC_SHARE = 0.5
 DEFAULT_RULE = "best"
-#: The metric that ranks teams (DESIGN.md §6: *taux de codages réussis*).
-RANKING_METRIC = "success_rate"
-#: The incumbent system's name on the board.
-REFERENCE_NAME = "MCA"
-#: Metric breakdowns kept for the instructor only (they describe the synthetic noise model).
-INSTRUCTOR_ONLY_METRICS = ("by_noise",)
+#: How the board presents teams: ranked (competitive), or every team's figures side by side
+#: without ranks, as the 2018 event did ("not a competition: help each other").
+MODES = ("competitive", "cooperative")
+DEFAULT_MODE = "competitive"
+#: The column of the event's truth copy that says which rows are public.
+PUBLIC = "PUBLIC"
 MAX_TEAM_NAME = 60
 MAX_FILENAME = 200
 
@@ -101,27 +108,31 @@ class EventConfig:
     """``event.json``: fixed at ``init`` except the quota (``set``); the reveal is recorded in
     the database, not here. ``timezone`` (an IANA name) is where quota days are counted; None,
     the machine's local time. Files written before ``quota_per`` and ``timezone`` existed read
-    as ``day`` and None."""
+    as ``day`` and None, without ``mode`` as competitive; version-1 files (no ``challenge``, and the default challenge's
+    older name for ``n_rows``) are the default challenge's. ``public_share`` is None when the challenge's split decides alone (by time)."""
 
     name: str
     data: str  # absolute path of the data directory the truth was copied from
     split: str
     quota: int
-    public_share: float
+    public_share: float | None
     rule: str
     created: str
     truth_sha256: str
-    n_bulletins: int
+    n_rows: int  # rows of the truth (the challenge's ``unit``)
     n_public: int
     n_private: int
     quota_per: str = DEFAULT_QUOTA_PER
     timezone: str | None = None
+    challenge: str = challenges.DEFAULT
+    mode: str = DEFAULT_MODE
     format: str = EVENT_FORMAT
     version: int = EVENT_VERSION
 
 
 class Event:
-    """An opened event directory. Caches the truth and the register's SIRETs once loaded.
+    """An opened event directory, with its challenge. Caches the truth and the scoring context
+    (what the challenge's ``context`` reads from the data directory) once loaded.
 
     The web server keeps one instance for its lifetime (so each submission is scored without
     re-reading the truth); the CLI opens one per command.
@@ -134,13 +145,15 @@ class Event:
 
     def _load(self) -> None:
         self.config = _read_config(self.path)
+        self.challenge = _challenge_of(self.config, self.path)
         self._stamp = _stamp(self.path / EVENT_FILE)
         self.store = Store(self.path / DB_FILE)
         if not self.store.path.is_file():
             raise UserError(f"{self.path} is not a complete event directory: {DB_FILE} is missing")
         self.store.migrate()  # an event made by an older kit gets the request id column
         self._truth: pd.DataFrame | None = None
-        self._register: Register | None = None
+        self._context: Any = None
+        self._context_loaded = False
 
     def refresh(self) -> Event:
         """Forget the caches if the event was re-created (``init --force``) since they were filled;
@@ -171,17 +184,18 @@ class Event:
             return self._truth
 
     @property
-    def register(self) -> Register:
-        """The register's SIRETs, prepared for scoring (read once)."""
-        truth = self.truth
+    def context(self) -> Any:
+        """What the challenge's scoring needs from the data directory (read once)."""
+        truth = self.truth.drop(columns=[PUBLIC])
         with self._lock:
-            if self._register is None:
-                self._register = Register.load(Path(self.config.data), truth)
-            return self._register
+            if not self._context_loaded:
+                self._context = self.challenge.context(Path(self.config.data), truth)
+                self._context_loaded = True
+            return self._context
 
     def preload(self) -> None:
-        """Load the truth and the register now (the server does it before accepting requests)."""
-        _ = self.truth, self.register
+        """Load the truth and the scoring context now (the server does it before accepting requests)."""
+        _ = self.truth, self.context
 
 
 def _event(event: str | Path | Event) -> Event:
@@ -205,185 +219,69 @@ def _read_config(path: Path) -> EventConfig:
         raise UserError(f"{path} is not an event directory (no {EVENT_FILE}): {hint}")
     try:
         raw = json.loads(config_file.read_text(encoding="utf-8"))
-        if raw.get("format") != EVENT_FORMAT:
-            raise ValueError(f"format is {raw.get('format')!r}")
-        if raw.get("version") != EVENT_VERSION:
-            raise ValueError(f"version {raw.get('version')!r}, this kit reads version {EVENT_VERSION}")
+        if not isinstance(raw, dict) or raw.get("format") != EVENT_FORMAT:
+            raise ValueError(f"format is {raw.get('format') if isinstance(raw, dict) else None!r}")
+        if raw.get("version") == 1:  # before challenges: the default challenge's, in its own words
+            raw = {**raw, "version": EVENT_VERSION, "challenge": challenges.DEFAULT}
+            for key, legacy in _legacy_names(challenges.DEFAULT).items():
+                if legacy in raw:
+                    raw[key] = raw.pop(legacy)
+        elif raw.get("version") != EVENT_VERSION:
+            raise ValueError(f"version {raw.get('version')!r}, this kit reads versions 1 and {EVENT_VERSION}")
+        for legacy in _legacy_names(raw.get("challenge")).values():
+            raw.pop(legacy, None)  # written for older readers; the engine's own name is there too
         return EventConfig(**raw)
     except (ValueError, TypeError) as err:
         raise UserError(f"{config_file} is not a valid event configuration: {err}") from None
 
 
-@dataclass(frozen=True)
-class Register:
-    """The register's SIRETs, as int64, prepared once so that scoring stays fast.
-
-    Passing the whole register (8.5 M SIRETs at campaign scale) to each scoring costs ~2 s a time,
-    for a check that can only change a result where the coded SIRET equals the true one. So:
-
-    - ``for_parts`` is what the public and private parts are scored with: None when every true
-      SIRET is in the register (then "in the register" never changes a correct coding), else only
-      the true SIRETs that are in it (the same answer, on a much smaller set);
-    - ``sorted`` (the whole register) finds, in one vectorised lookup, whether a submission codes
-      any SIRET absent from the register; only then is the full check run, for its warning.
-    """
-
-    sorted: np.ndarray | None
-    for_parts: np.ndarray | None
-
-    @classmethod
-    def load(cls, data: Path, truth: pd.DataFrame) -> Register:
-        from datathon import evaluate
-
-        try:
-            register = evaluate._register_sirets(data)  # int64, read and converted once
-        except Exception:  # an unreadable register only costs the check, never a submission
-            register = None
-        if register is None:
-            return cls(None, None)
-        ordered = _sorted_unique(register)
-        true, _ = evaluate._siret_ints(truth["SIRET_DEC"])
-        true = _sorted_unique(true[true >= 0])
-        listed = _in_all_sorted(ordered, true)  # both sorted
-        return cls(ordered, None if listed.all() else true[listed])
-
-    def lists(self, sirets: np.ndarray) -> np.ndarray:
-        """Which of these coded SIRETs can count as right: all, unless the register lacks some
-        true SIRETs (``for_parts``), in which case only those it has."""
-        if self.for_parts is None:
-            return np.ones(len(sirets), dtype=bool)
-        return _in_all_sorted(self.for_parts, sirets)
-
-    def absent(self, sirets: np.ndarray) -> bool:
-        """Is any of these int64 SIRETs (-1 = not coded) missing from the register?"""
-        if self.sorted is None:
-            return False
-        coded = np.sort(sirets[sirets >= 0])
-        return bool(len(coded)) and not _in_all_sorted(self.sorted, coded).all()
+def _challenge_of(config: EventConfig, path: Path):
+    """The event's challenge; an uninstalled one is one line naming the event."""
+    try:
+        return challenges.get(config.challenge)
+    except UserError as err:
+        raise UserError(f"{path / EVENT_FILE}: {err.message}") from None
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique`` by sorting: numpy's hash-based unique takes seconds on 8.5 M int64."""
-    ordered = np.sort(values)
-    if len(ordered) == 0:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+def _legacy_names(challenge_name: Any) -> dict[str, str]:
+    """The challenge's older names of engine keys (``Challenge.legacy_names``)."""
+    try:
+        return dict(challenges.get(challenge_name).legacy_names) if isinstance(challenge_name, str) else {}
+    except UserError:
+        return {}
 
 
-def _in_all_sorted(ordered: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which of ``values`` are in the sorted array ``ordered`` (sorted ``values`` are read faster)."""
-    if len(ordered) == 0:
-        return np.zeros(len(values), dtype=bool)
-    pos = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return ordered[pos] == values
+def _with_legacy_names(challenge, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with each key the challenge knows an older name for also under that name."""
+    out = dict(record)
+    for key, legacy in challenge.legacy_names.items():
+        if key in out:
+            out[legacy] = out[key]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-# scoring (the only place that talks to datathon.evaluate)
+# scoring (through the challenge)
 
 
-def _score_parts(sub: Any, ev_truth: pd.DataFrame, register: Register) -> tuple[dict, dict, list[str]]:
-    """Score a submission on the public and the private part, without telling which is which.
-
-    Returns ``(public_metrics, private_metrics, warnings)``. Each part is scored on its own
-    bulletins (the submission filtered to them), so the private metrics, hidden until the reveal,
-    are exact. The public metrics are shown at once, so none of them may depend on *which* of the
-    team's coded bulletins are public: scored on the public part alone, a one-line file (or a
-    complete file that codes one bulletin) would tell by ``n_coded``, the coding rate or the
-    precision (0, or undefined) whether that bulletin is public. Of the two cures, scoring the
-    public part only for complete submissions would refuse the one-line probe but not the same
-    probe written as a complete file with one coded line; so the counts are taken over the whole
-    file instead:
-
-    - what counts the team's *right* codings is on the public part: ``n_correct``, the success
-      rate (the ranking), top-k accuracy, ``only_team_right`` / ``only_mca_right``, the
-      success rates by collection mode. A right coding moves them only when its bulletin is
-      public: that is what a public score is, and the daily quota bounds what it tells;
-    - what counts its codings, right or wrong, is over the whole file, which the team knows
-      already: ``n_coded``, the coding rate, MCA concordance, the coding rates by collection mode;
-    - ratios of the two (precision, coverage at a target precision, precision by collection
-      mode) divide the public part's right codings, scaled by the part's size, by the whole
-      file's codings: precision = public success rate / whole coding rate (at most 1). On a real
-      submission that is the public precision up to sampling noise (the split is a hash,
-      independent of what a team codes); on a probe it says nothing about the split.
-
-    A one-line probe of a public and of a private bulletin therefore gets the same answer unless
-    it codes the bulletin right. The warnings come from the reading (against the whole split)
-    and, when a coded SIRET is absent from the register, from scoring the whole submission once
-    more; the parts' own warnings are dropped: they quote CABBIs.
-    """
-    from datathon import evaluate
-
-    frame = sub.frame
-    results = []
-    truth = ev_truth.drop(columns=["PUBLIC"])
-    public_rows = ev_truth["PUBLIC"].to_numpy(dtype=bool)
-    # Each submission line's part, from its bulletin's position in the truth: one hash join with
-    # pyarrow (pandas' isin on 1.7 M strings takes seconds), or none when both are in the same
-    # order, as they usually are.
-    at = evaluate._positions(evaluate._strings(frame["CABBI"]), evaluate._strings(truth["CABBI"]))
-    line_public = np.where(at >= 0, public_rows[np.maximum(at, 0)], False)
-    line_known = at >= 0
-    for public in (True, False):
-        part_truth = truth[public_rows == public].reset_index(drop=True)
-        keep = line_known & (line_public == public)
-        part_sub = replace(sub, frame=frame[keep])
-        metrics = _jsonable(evaluate.score(part_sub, part_truth, register_sirets=register.for_parts))
-        metrics.pop("warnings", None)
-        results.append(metrics)
-    sirets = evaluate._siret_ints(frame["siret"])[0]
-    coding = frame["rank"].to_numpy() == 1 if "rank" in frame else np.ones(len(frame), dtype=bool)
-    public = _blind_to_split(results[0], frame, truth, at, sirets, coding & line_known, line_public, register)
-    warnings: list[str] = []
-    if register.absent(sirets[coding]):
-        whole = evaluate.score(sub, truth, register_sirets=register.sorted)
-        warnings = [str(w) for w in whole.get("warnings", [])]
-    return public, results[1], warnings
+def _score_parts(challenge, sub: Any, ev_truth: pd.DataFrame, context: Any) -> tuple[dict, dict, list[str]]:
+    """The challenge's public and private metrics of ``sub`` and its warnings, as plain JSON."""
+    public, private, warnings = challenge.score_parts(
+        sub, ev_truth.drop(columns=[PUBLIC]), ev_truth[PUBLIC].to_numpy(dtype=bool), context=context
+    )
+    return _jsonable(public), _jsonable(private), [str(w) for w in warnings]
 
 
-def _blind_to_split(
-    public: dict, frame: pd.DataFrame, truth: pd.DataFrame, at: np.ndarray, sirets: np.ndarray,
-    rank_one: np.ndarray, line_public: np.ndarray, register: Register,
-) -> dict:  # fmt: skip
-    """The public part's metrics with every count of codings taken over the whole file (see
-    :func:`_score_parts`). Per submission line: ``at``, its bulletin's position in ``truth``;
-    ``sirets``, its SIRET as int64 (-1: blank); ``rank_one``, whether it is its bulletin's
-    coding line; ``line_public``, whether its bulletin is public."""
-    from datathon import evaluate
-
-    n = len(truth)
-    lines = np.flatnonzero(rank_one & (sirets >= 0))  # one per coded bulletin (the reader checked)
-    pred = np.full(n, -1, dtype=np.int64)
-    pred[at[lines]] = sirets[lines]
-    coded = pred >= 0
-    out = dict(public)
-    out["n_coded"] = int(coded.sum())
-    out["coding_rate"] = evaluate._rate(out["n_coded"], n)
-    out["precision"] = _precision(public["success_rate"], out["coding_rate"])
-    if "SIRETC" in truth:  # agreement with MCA where both coded: the truth plays no part in it
-        no_truth = np.full(n, -1, dtype=np.int64)
-        out["mca_concordance"] = evaluate._mca_metrics(truth, pred, no_truth, no_truth >= 0, n)["mca_concordance"]
-    if public.get("by_typcol"):
-        whole = evaluate._by_typcol(truth["TYPCOL"], coded, np.zeros(n, dtype=bool))
-        out["by_typcol"] = {
-            group: {**m, "coding_rate": whole[group]["coding_rate"],
-                    "precision": _precision(m["success_rate"], whole[group]["coding_rate"])}
-            for group, m in public["by_typcol"].items()
-        }  # fmt: skip
-    if public.get("coverage_at_precision") is not None:
-        # The public part's right codings, each weighing n / n_public, over all the codings.
-        true, _ = evaluate._siret_ints(truth[schema.TRUTH_COLUMN])
-        right = line_public[lines] & (sirets[lines] == true[at[lines]]) & register.lists(sirets[lines])
-        scores = frame["score"].to_numpy(dtype=np.float64)[lines]
-        out["coverage_at_precision"] = evaluate._coverage(scores, right * (n / public["n_bulletins"]), n)
-    return _jsonable(out)
-
-
-def _precision(success_rate: float | None, coding_rate: float | None) -> float | None:
-    """Precision as success rate / coding rate (the identity within one part), at most 1."""
-    if not coding_rate:
-        return None  # nothing coded, as the scorer says
-    return min(1.0, (success_rate or 0.0) / coding_rate)
+def _ranking_value(challenge, metrics: dict) -> float:
+    """The ranking score of a part's metrics; a submission the challenge cannot rank is refused."""
+    try:
+        value = challenge.ranking.value(metrics)
+    except (KeyError, TypeError):
+        value = None
+    if value is None:
+        raise SubmissionRefused(f"this submission has no {challenge.ranking.label}: it cannot be ranked",
+                                reason="bad_file")  # fmt: skip
+    return float(value)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -404,11 +302,9 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def _read(source: Any, known_cabbi: pd.Series) -> Any:
-    from datathon import evaluate
-
+def _read(challenge, source: Any, known_ids: pd.Series) -> Any:
     try:
-        return evaluate.read_submission(source, known_cabbi=known_cabbi)
+        return challenge.read_submission(source, known_ids=known_ids)
     except SubmissionRefused:
         raise
     except UserError as err:
@@ -422,9 +318,9 @@ def _frame_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def team_view(metrics: dict) -> dict:
-    """Metrics as a team may see them: without the instructor-only breakdowns."""
-    return {k: v for k, v in metrics.items() if k not in INSTRUCTOR_ONLY_METRICS}
+def team_view(metrics: dict, challenge) -> dict:
+    """Metrics as a team may see them: without the challenge's instructor-only breakdowns."""
+    return {k: v for k, v in metrics.items() if k not in challenge.instructor_only_metrics}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,30 +332,39 @@ def init_event(
     data: str | Path,
     *,
     quota: int = DEFAULT_QUOTA,
-    public_share: float = DEFAULT_PUBLIC_SHARE,
+    public_share: float | None = None,
     rule: str = DEFAULT_RULE,
     name: str | None = None,
     split: str = "test",
     force: bool = False,
     quota_per: str = DEFAULT_QUOTA_PER,
     timezone: str | None = None,
+    challenge: str | None = None,
+    mode: str = DEFAULT_MODE,
 ) -> dict[str, Any]:
     """Create the event directory ``event`` from the data directory ``data``.
+
+    ``mode``: ``competitive`` (teams ranked) or ``cooperative`` (every team's figures and none
+    ranked); ``set_quota(mode=…)`` changes it later.
+
+    ``challenge`` names the event's challenge; by default the data directory's manifest says it
+    (docs/challenges.md, "Which challenge a command uses"). ``public_share`` defaults to the
+    challenge's own; a challenge that splits by time (no default share) refuses one.
 
     Builds everything in a hidden sibling directory and renames it into place at the end, so a
     failure (bad data directory, full disk, Ctrl-C) never leaves a half-made event. An existing
     event is replaced only with ``force=True`` (its teams and submissions are then lost); a
     non-empty directory that is not an event is never replaced.
 
-    Returns a summary: the configuration and MCA's public success rate (the reference line).
+    Returns a summary: the configuration and the reference's public score (``reference_public_score``).
     """
-    from datathon import evaluate
-
     target = Path(event).expanduser().resolve()
     data = Path(data).expanduser().resolve()
     _check_quota(quota, quota_per)
+    _check_mode(mode)
     _zone(timezone)  # refuses an unknown time zone
-    if not isinstance(public_share, (int, float)) or not 0.0 < float(public_share) < 1.0:
+    if public_share is not None and (isinstance(public_share, bool) or not isinstance(public_share, (int, float))
+                                     or not 0.0 < float(public_share) < 1.0):
         raise UserError(f"--public-share must be strictly between 0 and 1 (got {public_share!r})")
     if rule not in RULES:
         raise UserError(f"--rule must be one of {', '.join(RULES)} (got {rule!r})")
@@ -467,30 +372,33 @@ def init_event(
     _check_target(target, force)  # refuses a non-event directory, or an event without --force
     if not data.is_dir():
         raise UserError(f"--data: no data directory at {data}")
+    chosen = challenges.resolve(challenge, data=data)
+    if public_share is None:
+        public_share = chosen.default_public_share
+    elif chosen.default_public_share is None:
+        raise UserError(f"--public-share: challenge {chosen.name!r} splits its {chosen.unit} by time, "
+                        "not by a share; leave the option out")  # fmt: skip
 
-    truth = evaluate.load_truth(data, split=split)
-    truth = truth.reset_index(drop=True)
+    truth = chosen.load_truth(data, split).reset_index(drop=True)
     if len(truth) == 0:
-        raise UserError(f"the {split} truth in {data} has no bulletins")
+        raise UserError(f"the {split} truth in {data} has no {chosen.unit}")
     salt = make_salt()
-    truth["PUBLIC"] = public_mask(truth["CABBI"], salt, float(public_share))
-    n_public = int(truth["PUBLIC"].sum())
+    truth[PUBLIC] = np.asarray(chosen.split(truth.copy(), salt, public_share), dtype=bool)
+    n_public = int(truth[PUBLIC].sum())
     n_private = len(truth) - n_public
     if n_public == 0 or n_private == 0:
+        share = "" if public_share is None else f" with --public-share {public_share}"
         raise UserError(
-            f"the {split} split has {len(truth)} bulletins: too few to draw both a public and a "
-            f"private part with --public-share {public_share}"
+            f"the {split} split has {len(truth)} {chosen.unit}: too few to draw both a public and a "
+            f"private part{share}"
         )
 
-    # MCA, the incumbent, scored like a team that submitted SIRETC: the reference line.
-    # Built directly, not read_submission()'d: MCA's output is what it is, and a malformed SIRETC
-    # simply counts as not coded rather than stopping the event's creation.
-    if "SIRETC" not in truth.columns:
-        raise UserError(f"{data}: the {split} bulletins have no SIRETC column (MCA's coding), needed for the reference")
-    mca_sub = evaluate.Submission(
-        frame=pd.DataFrame({"CABBI": truth["CABBI"].astype("string"), "siret": truth["SIRETC"].astype("string")})
-    )
-    mca_public, mca_private, _ = _score_parts(mca_sub, truth, Register.load(data, truth))
+    # The reference, scored like a team that submitted it: the line every team is measured against.
+    # Not read_submission()'d: the reference's output is what it is (a malformed answer in it
+    # simply counts as unanswered rather than stopping the event's creation).
+    reference_sub = chosen.as_submission(chosen.reference(data, split))
+    context = chosen.context(data, truth.drop(columns=[PUBLIC]))
+    ref_public, ref_private, _ = _score_parts(chosen, reference_sub, truth, context)
 
     created = _now().isoformat(timespec="seconds")
     # A full disk or a read-only parent: one line (StorageUnavailable), with the staging removed.
@@ -508,22 +416,24 @@ def init_event(
                 data=str(data),
                 split=split,
                 quota=int(quota),
-                public_share=float(public_share),
+                public_share=None if public_share is None else float(public_share),
                 rule=rule,
                 created=created,
                 truth_sha256=sha256_file(staging / TRUTH_FILE),
-                n_bulletins=len(truth),
+                n_rows=len(truth),
                 n_public=n_public,
                 n_private=n_private,
                 quota_per=quota_per,
                 timezone=timezone,
+                challenge=chosen.name,
+                mode=mode,
             )
             reference = {
-                "team": REFERENCE_NAME,
-                "public_score": mca_public[RANKING_METRIC],
-                "private_score": mca_private[RANKING_METRIC],
-                "public_metrics": mca_public,
-                "private_metrics": mca_private,
+                "team": chosen.reference_name,
+                "public_score": chosen.ranking.value(ref_public),
+                "private_score": chosen.ranking.value(ref_private),
+                "public_metrics": ref_public,
+                "private_metrics": ref_private,
             }
             Store.create(staging / DB_FILE, {"reference": reference, "revealed_at": None})
             # event.json last: a directory without it is not an event, whatever else it holds.
@@ -532,14 +442,25 @@ def init_event(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return {"event": str(target), **config.__dict__, "mca_public_score": reference["public_score"]}
+    summary = {"event": str(target), **config.__dict__, "reference_name": chosen.reference_name,
+               "unit": chosen.unit, "reference_public_score": reference["public_score"]}  # fmt: skip
+    return _with_legacy_names(chosen, summary)
 
 
 def _write_config(event_dir: Path, config: EventConfig) -> None:
-    """Write ``event.json`` atomically (readers find the old file or the new one), mode 0644."""
+    """Write ``event.json`` atomically (readers find the old file or the new one), mode 0644.
+
+    Keys the challenge knew under an older name (``legacy_names``) are written under both, for
+    the scripts that read version 1."""
+    record = _with_legacy_names(challenges.get(config.challenge), config.__dict__)
     with written_atomically(event_dir / EVENT_FILE) as tmp:
-        tmp.write_text(json.dumps(config.__dict__, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         tmp.chmod(0o644)
+
+
+def _check_mode(mode: Any) -> None:
+    if mode not in MODES:
+        raise UserError(f"--mode must be one of {', '.join(MODES)} (got {mode!r})")
 
 
 def _check_quota(quota: Any, quota_per: Any) -> None:
@@ -559,17 +480,23 @@ def _zone(timezone: str | None) -> zoneinfo.ZoneInfo | None:
         raise UserError(f"--timezone: unknown time zone {timezone!r} (an IANA name, such as Europe/Paris)") from None
 
 
-def set_quota(event: str | Path | Event, *, quota: int | None = None, quota_per: str | None = None) -> EventConfig:
-    """Change the quota during the event (``datathon leaderboard set``); returns the new configuration.
+def set_quota(
+    event: str | Path | Event, *, quota: int | None = None, quota_per: str | None = None, mode: str | None = None
+) -> EventConfig:
+    """Change the quota or the board's mode during the event (``datathon leaderboard set``);
+    returns the new configuration.
 
     ``event.json`` is replaced atomically; every submission reads the quota inside its write
     transaction, so the next one counts under the new value (submissions already recorded stay).
+    The page shows the new mode at its next refresh.
     """
     ev = _event(event)
     config = ev.config
     changed = replace(config, quota=config.quota if quota is None else quota,
-                      quota_per=config.quota_per if quota_per is None else quota_per)  # fmt: skip
+                      quota_per=config.quota_per if quota_per is None else quota_per,
+                      mode=config.mode if mode is None else mode)  # fmt: skip
     _check_quota(changed.quota, changed.quota_per)
+    _check_mode(changed.mode)
     with storage_errors(ev.path):
         _write_config(ev.path, changed)
     return ev.refresh().config
@@ -616,7 +543,7 @@ def add_team(event: str | Path | Event, name: str, *, reset_token: bool = False)
     working), for the team that lost theirs.
     """
     ev = _event(event)
-    name = clean_team_name(name)
+    name = clean_team_name(name, reference=ev.challenge.reference_name)
     with ev.store.writing() as conn:
         if reset_token:
             return next(iter(_reissue(conn, [name], hint=" (add it without --reset-token)").values()))
@@ -692,7 +619,7 @@ def rename_team(event: str | Path | Event, old: str, new: str) -> str:
     """Rename team ``old`` to ``new`` (cleaned and checked as :func:`add_team` does); returns the
     name as stored. Its token and submissions stay; the team now submits under the new name."""
     ev = _event(event)
-    new = clean_team_name(new)
+    new = clean_team_name(new, reference=ev.challenge.reference_name)
     with ev.store.writing() as conn:
         team = _existing_team(conn, old)
         other = Store.team_by_name(conn, new)
@@ -792,7 +719,7 @@ def import_teams(event: str | Path | Event, path: str | Path) -> dict[str, Any]:
             if not any(cell.strip() for cell in row):
                 continue  # a blank line
             try:
-                name = clean_team_name(row[at] if at < len(row) else "")
+                name = clean_team_name(row[at] if at < len(row) else "", reference=ev.challenge.reference_name)
                 found = Store.team_by_name(conn, name)
                 if found is not None:
                     known = _existing_team(conn, name).name
@@ -808,7 +735,7 @@ def import_teams(event: str | Path | Event, path: str | Path) -> dict[str, Any]:
     return {"created": created, "existing": existing}
 
 
-def clean_team_name(name: str) -> str:
+def clean_team_name(name: str, *, reference: str | None = None) -> str:
     """A team name as stored: NFKC-normalised, trimmed, inner whitespace collapsed, 1-60 characters.
 
     Any printable text is allowed (HTML included: every display escapes it), but refused in one
@@ -816,8 +743,8 @@ def clean_team_name(name: str) -> str:
     formatting characters (zero-width spaces, bidirectional overrides), which make two names look
     alike or reorder a line; unassigned or private-use code points; a word that mixes scripts
     (a Cyrillic 'а' in a Latin 'alpha'; Japanese, Chinese and Korean combinations with Latin are
-    fine); and a name that looks like the reference, MCA (see :func:`looks_like`). NFKC turns the
-    full-width 'ＭＣＡ' into 'MCA' and a non-breaking space into a space.
+    fine); and a name that looks like the challenge's ``reference`` entry (see :func:`looks_like`).
+    NFKC turns full-width letters into plain ones and a non-breaking space into a space.
     """
     if not isinstance(name, str):
         raise UserError("a team name must be text")
@@ -839,10 +766,10 @@ def clean_team_name(name: str) -> str:
                 f"the word {word!r} of the team name mixes {' and '.join(sorted(s.title() for s in scripts))} "
                 "letters, which can look like another name: write each word in one script"
             )
-    for reference in (REFERENCE_NAME, f"{REFERENCE_NAME} (reference)"):
-        if looks_like(cleaned, reference):
+    for shown in () if reference is None else (reference, f"{reference} (reference)"):
+        if looks_like(cleaned, shown):
             raise UserError(
-                f"{cleaned!r} is, or looks like, the reference system's name {reference!r}; choose another team name"
+                f"{cleaned!r} is, or looks like, the reference system's name {shown!r}; choose another team name"
             )
     return cleaned
 
@@ -960,7 +887,7 @@ def submit_frame(
     now: dt.datetime | None = None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    """Like :func:`submit_file`, for a DataFrame with columns ``CABBI``, ``siret`` (+ optional ones)."""
+    """Like :func:`submit_file`, for a DataFrame with the challenge's submission columns."""
     if not isinstance(frame, pd.DataFrame):
         raise SubmissionRefused(f"expected a pandas DataFrame, got {type(frame).__name__}", reason="bad_file")
     return submit_source(event, frame, team=team, token=token, filename=None, now=now, request_id=request_id)
@@ -987,9 +914,10 @@ def submit_source(
     under it (the first attempt was committed, but its answer was lost), nothing is scored or
     written and that submission's result is returned, with ``replay`` true and no quota used.
 
-    The result holds the submission's id, its public metrics (``public``), its public success rate
+    The result holds the submission's id, its public metrics (``public``), its public ranking score
     (``public_score``), the team's counted score under the event's rule (``team_score``), the
-    team's ``rank`` and ``n_ranked``, MCA's public score, the quota left today, ``warnings``,
+    team's ``rank`` and ``n_ranked``, the reference's public score (``reference_public_score``;
+    Sirene's answers also say ``mca_public_score``), the quota left today, ``warnings``,
     ``duplicate_of`` (the team's earlier submission with identical bytes, if any), ``request_id``
     and ``replay``.
     """
@@ -1003,15 +931,16 @@ def submit_source(
         found = _authenticate(conn, team, token)
         recorded = request_id and Store.by_request_id(conn, found.id, request_id)
         if recorded:
-            return _replay(config, conn, found, recorded, now, request_id)
+            return _replay(ev.challenge, config, conn, found, recorded, now, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
         _refuse_if_over_quota(found, _quota_used(conn, config, found, now), config, now)
 
-    truth = ev.truth
-    sub = _read(source, truth["CABBI"])
+    truth, challenge = ev.truth, ev.challenge
+    sub = _read(challenge, source, truth[challenge.schema.id_column])
     frame = sub.frame
     sha256 = sub.sha256 or _frame_sha256(frame)
-    public, private, score_warnings = _score_parts(sub, truth, ev.register)
+    public, private, score_warnings = _score_parts(challenge, sub, truth, ev.context)
+    public_score, private_score = _ranking_value(challenge, public), _ranking_value(challenge, private)
     warnings = [str(w) for w in sub.warnings] + score_warnings
     filename = _clean_filename(filename)
 
@@ -1026,7 +955,7 @@ def submit_source(
         found = _authenticate(conn, team, token)
         recorded = request_id and Store.by_request_id(conn, found.id, request_id)
         if recorded:  # a retry that overtook its first attempt while it was being scored
-            return _replay(config, conn, found, recorded, now, request_id)
+            return _replay(challenge, config, conn, found, recorded, now, request_id)
         _refuse_if_closed(Store.get_meta(conn, "revealed_at"))
         used = _quota_used(conn, config, found, now)
         _refuse_if_over_quota(found, used, config, now)
@@ -1039,8 +968,8 @@ def submit_source(
             filename=filename,
             sha256=sha256,
             n_rows=int(len(frame)),
-            public_score=float(public[RANKING_METRIC]),
-            private_score=float(private[RANKING_METRIC]),
+            public_score=public_score,
+            private_score=private_score,
             public_metrics=public,
             private_metrics=private,
             warnings=warnings,
@@ -1048,8 +977,8 @@ def submit_source(
         )
         recorded = {"id": submission_id, "submitted_at": now.isoformat(timespec="milliseconds"),
                     "filename": filename, "sha256": sha256, "n_rows": int(len(frame)),
-                    "public_score": public[RANKING_METRIC], "public_metrics": public, "warnings": warnings}  # fmt: skip
-        return _answer(config, conn, found, recorded, duplicate_of, used + 1, request_id, replay=False)
+                    "public_score": challenge.ranking.value(public), "public_metrics": public, "warnings": warnings}  # fmt: skip
+        return _answer(challenge, config, conn, found, recorded, duplicate_of, used + 1, request_id, replay=False)
 
 
 #: A client's request id: a UUID, or any 1-64 letters, digits, '.', '_' and '-' (the server's rule).
@@ -1067,27 +996,31 @@ def _clean_request_id(request_id: Any) -> str | None:
     return request_id
 
 
-def _replay(config: EventConfig, conn, team: Team, recorded, now: dt.datetime, request_id: str) -> dict[str, Any]:
+def _replay(
+    challenge, config: EventConfig, conn, team: Team, recorded, now: dt.datetime, request_id: str
+) -> dict[str, Any]:
     """The result of the submission already recorded under ``request_id``: nothing new is written
     and no quota is used (``used_today`` is what the team has used so far)."""
     row = dict(recorded)
     row["public_metrics"] = json.loads(row["public_metrics"])
     row["warnings"] = json.loads(row["warnings"])
     duplicate_of = Store.first_with_sha256(conn, team.id, row["sha256"], before=row["id"])
-    return _answer(config, conn, team, row, duplicate_of, _quota_used(conn, config, team, now), request_id, replay=True)
+    return _answer(challenge, config, conn, team, row, duplicate_of, _quota_used(conn, config, team, now), request_id,
+                   replay=True)
 
 
 def _answer(
-    config: EventConfig, conn, team: Team, recorded: dict, duplicate_of: int | None, used: int,
+    challenge, config: EventConfig, conn, team: Team, recorded: dict, duplicate_of: int | None, used: int,
     request_id: str | None, *, replay: bool,
 ) -> dict[str, Any]:  # fmt: skip
     """What a submission returns: the recorded submission, and the team's standing now.
 
     ``used_today`` and ``remaining_today`` count in the quota's period: today (in the event's
     time zone) or, with ``quota_per`` ``event``, the whole event."""
-    board = _standings(config, Store.teams(conn), Store.submissions(conn), None, Store.get_meta(conn, "reference"))
+    board = _standings(challenge, config, Store.teams(conn), Store.submissions(conn), None,
+                       Store.get_meta(conn, "reference"))  # fmt: skip
     row = next(r for r in board["teams"] if r["team_id"] == team.id)
-    return {
+    return _with_legacy_names(challenge, {
         "submission": recorded["id"],
         "team": team.name,
         "submitted_at": dt.datetime.fromisoformat(recorded["submitted_at"]).isoformat(timespec="seconds"),
@@ -1096,12 +1029,18 @@ def _answer(
         "duplicate_of": duplicate_of,
         "n_rows": recorded["n_rows"],
         "public_score": recorded["public_score"],
-        "public": team_view(recorded["public_metrics"]),
+        "public": team_view(recorded["public_metrics"], challenge),
         "team_score": row["public_score"],
         "rule": config.rule,
+        "mode": config.mode,
         "rank": row["rank"],
         "n_ranked": sum(1 for r in board["teams"] if r["rank"] is not None),
-        "mca_public_score": board["reference"]["public_score"],
+        "challenge": challenge.name,
+        "metric": board["event"]["metric"],
+        "reference_name": challenge.reference_name,
+        "reference_public_score": board["reference"]["public_score"],
+        "n_public": config.n_public,
+        "unit": challenge.unit,
         "quota": config.quota,
         "quota_per": config.quota_per,
         "used_today": used,
@@ -1109,7 +1048,7 @@ def _answer(
         "warnings": recorded["warnings"],
         "request_id": request_id,
         "replay": replay,
-    }
+    })
 
 
 def _refuse_if_closed(revealed_at: Any) -> None:
@@ -1180,7 +1119,7 @@ def standings(event: str | Path | Event) -> dict[str, Any]:
     reveal it ranks on the private part and adds ``private_score`` and ``public_rank``.
     """
     ev = _event(event)
-    return _standings(ev.config, *_read_board(ev))
+    return _standings(ev.challenge, ev.config, *_read_board(ev, with_metrics=True))
 
 
 def reveal(event: str | Path | Event) -> dict[str, Any]:
@@ -1200,18 +1139,24 @@ def reveal(event: str | Path | Event) -> dict[str, Any]:
 
 
 def _standings(
-    config: EventConfig, teams: list[Team], subs: list, revealed_at: str | None, reference: dict
+    challenge, config: EventConfig, teams: list[Team], subs: list, revealed_at: str | None, reference: dict,
+    metrics: dict[int, dict] | None = None,
 ) -> dict[str, Any]:
     """Rank teams from their submissions (pure: no I/O), hiding private scores before the reveal.
 
     Which submission counts for a team is decided on the *public* part, by the event's rule:
-    ``best`` is the submission with the highest public score (the earliest of equals), ``last``
-    is the latest. At the reveal that same submission's private score ranks the team, as on
+    ``best`` is the submission with the best public score in the ranking score's direction (the
+    earliest of equals), ``last`` is the latest. At the reveal that same submission's private score ranks the team, as on
     Kaggle: choosing by private score would reward submitting many variants.
 
     Ties in score are broken by the counted submission's id: whoever got there first ranks first.
+
+    ``metrics`` (``{submission id: its metrics on the part shown}``, from :func:`_read_board`)
+    adds each team's ``metrics``: every score type of its counted submission. In cooperative mode
+    no team has a rank (``rank`` None everywhere) and teams are listed by name.
     """
     revealed = bool(revealed_at)
+    direction = challenge.ranking.direction
     by_team: dict[int, list] = {t.id: [] for t in teams}
     for s in subs:
         if s["team_id"] in by_team:  # a removed team's submissions stay recorded, out of the standings
@@ -1220,7 +1165,7 @@ def _standings(
     rows = []
     for t in teams:
         own = by_team[t.id]
-        counted = _plot.counted_submission(own, config.rule)
+        counted = _plot.counted_submission(own, config.rule, direction)
         row: dict[str, Any] = {
             "rank": None,
             "team": t.name,
@@ -1236,7 +1181,7 @@ def _standings(
 
     def ranked(key: str) -> list[dict]:
         scored = [r for r in rows if r[key] is not None]
-        return sorted(scored, key=lambda r: (-r[key], r["counted_submission"]))
+        return sorted(scored, key=lambda r: (direction.sort_key(r[key]), r["counted_submission"]))
 
     for position, r in enumerate(ranked("public_score"), start=1):
         r["public_rank"] = position
@@ -1245,6 +1190,7 @@ def _standings(
     for position, r in enumerate(order, start=1):
         r["rank"] = position
     unranked = sorted((r for r in rows if r["rank"] is None), key=lambda r: r["team"].casefold())
+    cooperative = config.mode == "cooperative"
     out_rows = []
     for r in order + unranked:
         r = dict(r)
@@ -1252,9 +1198,20 @@ def _standings(
             r.pop("public_rank", None)  # same as rank before the reveal: only noise
         else:
             r.setdefault("public_rank", None)
+        if cooperative:
+            r["rank"] = None
+            if revealed:
+                r["public_rank"] = None
+        if metrics is not None:
+            r["metrics"] = _score_values(challenge, metrics.get(r["counted_submission"]))
         out_rows.append(r)
+    if cooperative:
+        out_rows.sort(key=lambda r: r["team"].casefold())
 
-    ref = {"team": REFERENCE_NAME, "public_score": reference["public_score"]}
+    ref = {"team": challenge.reference_name, "name": challenge.reference_name,
+           "public_score": reference["public_score"]}  # fmt: skip
+    if metrics is not None:
+        ref["metrics"] = _score_values(challenge, reference["private_metrics" if revealed else "public_metrics"])
     if revealed:
         ref["private_score"] = reference["private_score"]
     return {
@@ -1271,7 +1228,13 @@ def _standings(
             "revealed": revealed,
             "revealed_at": revealed_at if revealed else None,
             "part": "private" if revealed else "public",
-            "metric": RANKING_METRIC,
+            "challenge": challenge.name,
+            "metric": _describe(challenge.ranking),
+            "columns": [_describe(t) for t in challenge.score_types if t.on_board or t is challenge.ranking],
+            "unit": challenge.unit,
+            "split_kind": challenge.split_kind,
+            "mode": config.mode,
+            "score_types": [_describe(t) for t in challenge.score_types],
         },
         "reference": ref,
         "teams": out_rows,
@@ -1279,19 +1242,50 @@ def _standings(
     }
 
 
-def _read_board(ev: Event) -> tuple:
-    """Teams, submissions, reveal time and MCA's reference, read in one transaction."""
+def _describe(score_type) -> dict[str, Any]:
+    """A score type as the board JSON says it (what the page and the plot draw from)."""
+    return {"key": score_type.key, "label": score_type.label, "direction": score_type.direction.value,
+            "format": score_type.format, "digits": score_type.digits}  # fmt: skip
+
+
+def _score_values(challenge, metrics: dict | None) -> dict[str, Any]:
+    """Every score type's value in ``metrics`` (None when absent): what a board row shows."""
+    values = {}
+    for score_type in challenge.score_types:
+        try:
+            values[score_type.key] = None if metrics is None else score_type.value(metrics)
+        except (KeyError, TypeError):
+            values[score_type.key] = None
+    return values
+
+
+def _read_board(ev: Event, *, with_metrics: bool = False) -> tuple:
+    """Teams, submissions, reveal time and the reference's scores, read in one transaction; with
+    ``with_metrics``, also the metrics of each team's counted submission on the part shown
+    (public, or private once revealed): ``{submission id: metrics}``."""
     with ev.store.reading() as conn:
-        return (Store.teams(conn), Store.submissions(conn), Store.get_meta(conn, "revealed_at"),
-                Store.get_meta(conn, "reference"))
+        teams, subs = Store.teams(conn), Store.submissions(conn)
+        revealed_at, reference = Store.get_meta(conn, "revealed_at"), Store.get_meta(conn, "reference")
+        out = (teams, subs, revealed_at, reference)
+        if not with_metrics:
+            return out
+        own: dict[int, list] = {}
+        for sub in subs:
+            own.setdefault(sub["team_id"], []).append(sub)
+        direction = ev.challenge.ranking.direction
+        counted = [c["id"] for c in (_plot.counted_submission(own.get(t.id, []), ev.config.rule, direction)
+                                     for t in teams) if c is not None]  # fmt: skip
+        part = "private_metrics" if revealed_at else "public_metrics"
+        return (*out, {i: m[part] for i, m in Store.metrics_of(conn, counted).items()})
 
 
 def board(event: str | Path | Event) -> dict[str, Any]:
     """Everything the page needs in one read: :func:`standings` plus ``plot`` (scores over time)."""
     ev = _event(event)
-    teams, subs, revealed_at, reference = _read_board(ev)
-    out = _standings(ev.config, teams, subs, revealed_at, reference)
-    out["plot"] = _plot.series(teams, subs, ev.config.rule, revealed=bool(revealed_at), reference=out["reference"])
+    teams, subs, revealed_at, reference, metrics = _read_board(ev, with_metrics=True)
+    out = _standings(ev.challenge, ev.config, teams, subs, revealed_at, reference, metrics)
+    out["plot"] = _plot.series(teams, subs, ev.config.rule, revealed=bool(revealed_at), reference=out["reference"],
+                               direction=ev.challenge.ranking.direction)  # fmt: skip
     return out
 
 

@@ -77,8 +77,8 @@ CREATE TABLE submissions (
     filename         TEXT,                     -- as given by the team (escaped on display)
     sha256           TEXT NOT NULL,            -- of the submitted bytes (or canonical CSV of a frame)
     n_rows           INTEGER NOT NULL,
-    public_score     REAL NOT NULL,            -- success rate on the public part
-    private_score    REAL NOT NULL,            -- success rate on the private part (hidden until reveal)
+    public_score     REAL NOT NULL,            -- the ranking score on the public part
+    private_score    REAL NOT NULL,            -- the ranking score on the private part (hidden until reveal)
     public_metrics   TEXT NOT NULL,            -- JSON: every metric on the public part
     private_metrics  TEXT NOT NULL,            -- JSON: every metric on the private part
     warnings         TEXT NOT NULL,            -- JSON list of strings
@@ -383,6 +383,19 @@ class Store:
             "s.n_rows, s.public_score, s.private_score "
             "FROM submissions AS s JOIN teams AS t ON t.id = s.team_id ORDER BY s.id"
         ).fetchall()
+
+    @staticmethod
+    def metrics_of(conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, object]]:
+        """``{id: {"public_metrics": …, "private_metrics": …}}`` of the given submissions."""
+        out: dict[int, dict[str, object]] = {}
+        for start in range(0, len(ids), 500):  # SQLite bounds the number of parameters
+            chunk = list(ids[start:start + 500])
+            rows = conn.execute(
+                f"SELECT id, public_metrics, private_metrics FROM submissions WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            out.update({row["id"]: {k: json.loads(row[k]) for k in ("public_metrics", "private_metrics")} for row in rows})
+        return out
 
     @staticmethod
     def submission_metrics(conn: sqlite3.Connection, submission_id: int) -> dict[str, object]:

@@ -548,6 +548,10 @@ class Matcher:
         truth = np.asarray(truth, dtype=bool)
         keep = truth | (np.random.default_rng(self.random_state).random(len(truth)) < self.negatives)
         x = features[list(self.features)].to_numpy(dtype=np.float64)[keep]
+        # A signal the data never carry (no VARDOMPART_X code 3 in a real file: employer_type all
+        # missing) is constant, not missing: scikit-learn's binning fails on a column with no value.
+        self.absent_ = np.isnan(x).all(axis=0) if len(x) else np.zeros(x.shape[1], dtype=bool)
+        x[:, self.absent_] = 0.0
         # No sample weights (they make scikit-learn's binning many times slower): the sampling is
         # undone on the odds in probabilities() instead.
         with _threads(self.threads):
@@ -558,8 +562,12 @@ class Matcher:
         """Each pair's probability of being the bulletin's employer."""
         if len(features) == 0:
             return np.empty(0)
+        x = features[list(self.features)].to_numpy(dtype=np.float64)
+        absent = getattr(self, "absent_", None)  # models saved before it existed had no such column
+        if absent is not None:
+            x[:, absent] = 0.0
         with _threads(getattr(self, "threads", None)):
-            sampled = self.model.predict_proba(features[list(self.features)].to_numpy(dtype=np.float64))[:, 1]
+            sampled = self.model.predict_proba(x)[:, 1]
         # Keeping a share r of the wrong pairs multiplied the odds of being right by 1/r.
         odds = self.negatives * sampled / np.maximum(1.0 - sampled, 1e-12)
         return odds / (1.0 + odds)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from datathon import __version__
+from datathon.files import check_out_directory
 from datathon.errors import UserError
 from datathon.files import replace_directory, sha256_file
 from datathon.challenges.sirene.mca import apply_mca
@@ -87,13 +88,6 @@ def _arrow_schema(spec: dict[str, str]) -> pa.Schema:
     return pa.schema([(c, types[t]) for c, t in spec.items()])
 
 
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out} exists and is not a directory: choose another --out")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise UserError(f"{out} is not empty: choose an empty directory, or add --force to replace its files")
-
-
 def generate(scale: str | Scale, seed: int | str, out, register=None, unites_legales=None, force: bool = False,
              progress: bool = True, workers: int | None = None, rates: dict | None = None,
              departements: int | None = None) -> dict:
@@ -113,7 +107,7 @@ def generate(scale: str | Scale, seed: int | str, out, register=None, unites_leg
         raise UserError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     seed = parse_seed(seed)
     out = Path(out)
-    _check_out(out, force)
+    check_out_directory(out, force)
     if unites_legales is not None and register is None:
         raise UserError("--unites-legales goes with --register (the StockEtablissement file it joins)")
     sc = scale if isinstance(scale, Scale) else SCALES[scale]

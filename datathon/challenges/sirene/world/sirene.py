@@ -188,8 +188,20 @@ def communes_from_register(reg: pd.DataFrame, rng: np.random.Generator) -> pd.Da
     y = g["coordonneeLambertOrdonneeEtablissement"].median()
     codes = name.index.to_numpy(dtype=object)
     deps = np.array([departement_of(c) for c in codes], dtype=object)
-    x, y = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
-    # Communes with no coordinates get a place near their département's others (adjacency needs one).
+    # Copies: under pandas' copy-on-write, to_numpy() gives a read-only view of the medians.
+    x, y = x.to_numpy(dtype=float, copy=True), y.to_numpy(dtype=float, copy=True)
+    fill_missing_positions(x, y, deps, rng)
+    counts = g.size().to_numpy()
+    return pd.DataFrame({
+        "code_commune": codes.astype(str), "nom_commune": name.to_numpy(dtype=object),
+        "code_postal": postal.to_numpy(dtype=object), "code_departement": deps,
+        "x": np.round(x, 1), "y": np.round(y, 1), "population": (counts * 8).astype(np.int64),
+    })
+
+
+def fill_missing_positions(x: np.ndarray, y: np.ndarray, deps: np.ndarray, rng: np.random.Generator) -> None:
+    """Give communes without coordinates (NaN in ``x``, ``y``, changed in place) a place near their
+    département's others: adjacency needs one."""
     for d in np.unique(deps):
         m = deps == d
         missing = m & np.isnan(x)
@@ -198,12 +210,6 @@ def communes_from_register(reg: pd.DataFrame, rng: np.random.Generator) -> pd.Da
             cy = np.nanmean(y[m]) if np.isfinite(y[m]).any() else 6_500_000.0
             x[missing] = cx + rng.normal(0, 15_000, missing.sum())
             y[missing] = cy + rng.normal(0, 15_000, missing.sum())
-    counts = g.size().to_numpy()
-    return pd.DataFrame({
-        "code_commune": codes.astype(str), "nom_commune": name.to_numpy(dtype=object),
-        "code_postal": postal.to_numpy(dtype=object), "code_departement": deps,
-        "x": np.round(x, 1), "y": np.round(y, 1), "population": (counts * 8).astype(np.int64),
-    })
 
 
 def adjacency_from_centroids(communes: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""The energy challenge's benchmarks (``make bench-energy``)."""

@@ -159,10 +159,10 @@ def _write(tmp: Path, sources: dict[str, Path], manifest: dict | None, result: B
 
 
 def add_event_commands(sub: argparse._SubParsersAction) -> None:
-    """``datathon event bundle --data EVENT_DATA --out BUNDLE [--force]``."""
+    """``datathon event bundle --data EVENT_DATA --out BUNDLE [--force]``, ``datathon event teams PARTICIPANTS --out F``."""
     p = sub.add_parser(
         "event",
-        help="prepare an event (event bundle: the data participants receive)",
+        help="prepare an event (event bundle: the data participants receive; event teams: form teams)",
         description="Verbs for the instructor of an event.",
     )
     verbs = p.add_subparsers(dest="event_command", metavar="VERB")
@@ -180,6 +180,33 @@ def add_event_commands(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--force", action="store_true", help="replace a non-empty BUNDLE")
     b.add_argument("--challenge", metavar="NAME", help="the challenge (default: the data's manifest's)")
     b.set_defaults(func=_cmd_bundle)
+    t = verbs.add_parser(
+        "teams",
+        help="form teams of 3-5 from the participants' preferred leads and skills",
+        description="Read the participants sheet (login,name,email and a `lead` column: the lead each prefers, "
+        "empty for none; an optional `skills` column, `;`-separated) and write it back with a `team` column: "
+        "teams of --size people around the leads, each a mix of skills, the undecided where there is room. "
+        "`datathon leaderboard teams import` and `datathon hub setup` read the result.",
+    )
+    t.add_argument("participants", type=Path, metavar="PARTICIPANTS_CSV")
+    t.add_argument("--out", required=True, type=Path, help="the participants file with its team column")
+    t.add_argument("--size", default="3-5", help="team size, MIN-MAX (default: 3-5)")
+    t.add_argument("--seed", type=int, default=0, help="another seed deals the same people otherwise (default: 0)")
+    t.set_defaults(func=_cmd_teams)
+
+
+def _cmd_teams(args: argparse.Namespace) -> int:
+    from datathon.teams import form_teams, parse_size, read_people, write_teams
+
+    minimum, maximum = parse_size(args.size)
+    if args.out.resolve() == args.participants.resolve():
+        raise UserError("--out is the participants file itself: write the teams to another file")
+    teams = form_teams(read_people(args.participants), minimum, maximum, seed=args.seed)
+    write_teams(teams, args.out)
+    for name, members in sorted(teams.items()):
+        print(f"{name}: {', '.join(p.login for p in sorted(members, key=lambda p: p.login))}")
+    print(f"wrote {args.out}: {sum(len(m) for m in teams.values())} participants in {len(teams)} teams")
+    return 0
 
 
 def _cmd_bundle(args: argparse.Namespace) -> int:

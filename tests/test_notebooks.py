@@ -87,20 +87,21 @@ def test_notebook_checks_its_environment_right_after_its_parameters(name, path):
 
 
 @pytest.mark.slow
-def test_material_run_over_the_course_succeeds(tmp_path):
-    """Does `datathon material run --data data_samples` execute every notebook, with an HTML
-    rendering that shows its plots? (How long each takes is measured in summary.md, not asserted:
-    the machines are shared.)"""
-    run = run_material(root=ROOT, data_dir=ROOT / "data_samples" / "sirene", out=tmp_path / "material", jobs=2,
-                       progress=False)
+@pytest.mark.parametrize("challenge", sorted({Path(name).parts[1] for name, _ in NOTEBOOKS}))
+def test_material_run_over_the_course_succeeds(tmp_path, challenge):
+    """Does `datathon material run --challenge C` execute every notebook of the challenge on its sample,
+    with an HTML rendering that shows its plots? (How long each takes is measured in summary.md, not
+    asserted: the machines are shared.)"""
+    run = run_material(root=ROOT, challenge=challenge, out=tmp_path / "material", jobs=2, progress=False)
     assert run.ok, "\n".join(r.describe_failure() for r in run.failures)
-    assert [r.notebook for r in run.results] == [name for name, _ in NOTEBOOKS]
+    mine = [name for name, _ in NOTEBOOKS if Path(name).parts[1] == challenge]
+    assert [r.notebook for r in run.results] == mine
     for r in run.results:
         html = (tmp_path / "material" / r.html).read_text(encoding="utf-8")
         if any("plt." in c.source for c in code_cells(read(ROOT / r.notebook))):
             assert "data:image/png;base64," in html, f"{r.notebook}: no plot in its HTML rendering"
     summary = json.loads((tmp_path / "material" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["ok"] and len(summary["notebooks"]) == len(NOTEBOOKS)
+    assert summary["ok"] and len(summary["notebooks"]) == len(mine)
 
 
 # --------------------------------------------------------------------------------------------

@@ -451,6 +451,11 @@ def test_event_in_chromium(event_hub, artifacts):
             _assignment_list(teacher)  # the instructor's panel: the course, a1_names released
             teacher.locator("#released_assignments_list").get_by_text(ASSIGNMENT, exact=True).wait_for(timeout=60_000)
             _shot(teacher, shots, "dtin1-1-assignments")
+            # The formgrader works for the instructor (it needs the course root below the server's root).
+            teacher.goto(f"{url}/user/{INSTRUCTOR}/formgrader/manage_submissions/{ASSIGNMENT}")
+            teacher.get_by_text("dtst1").first.wait_for(timeout=60_000)
+            assert "encountered an error" not in teacher.content()
+            _shot(teacher, shots, "dtin1-2-formgrader")
             student_sees = _run(["ls", str(layout.instructor)], user="dtst1", layout=layout, check=False)
             assert student_sees.returncode != 0  # gradebook, sources and grades are the instructors' only
 

@@ -54,14 +54,24 @@ def confine(login: str, pid: int, memory_bytes: int) -> list[str]:
 
 def _course_spawner():
     from jupyterhub.spawner import LocalProcessSpawner
-    from traitlets import Int
+    from traitlets import Int, Set
 
     class CourseSpawner(LocalProcessSpawner):
         """LocalProcessSpawner whose servers each run in a memory-limited cgroup of their own."""
 
         memory_limit_bytes = Int(0, help="memory of one user's server and its kernels (0: no limit)").tag(config=True)
+        instructors = Set(help="logins whose servers are rooted at / (see start)").tag(config=True)
 
         async def start(self):
+            if self.user.name in self.instructors:
+                # nbgrader's formgrader refuses a course root outside the server's root directory ("encountered
+                # an error"), and the course root is /srv/..., not in the home: root the server at / (Unix
+                # permissions still decide what the file browser opens), and still open on the course.
+                import pwd
+
+                home = pwd.getpwnam(self.user.name).pw_dir
+                self.notebook_dir = "/"
+                self.default_url = f"/lab/tree/{home.strip('/')}/course"
             started = await super().start()
             if self.memory_limit_bytes and self.pid:
                 joined = confine(self.user.name, self.pid, self.memory_limit_bytes)
@@ -104,6 +114,7 @@ def configure(c, root: str | Path) -> None:
     memory = int(settings["memory_gib"] * GiB)
     c.Spawner.mem_limit = memory  # MEM_LIMIT, shown by JupyterLab's resource indicators
     c.CourseSpawner.memory_limit_bytes = memory
+    c.CourseSpawner.instructors = set(settings["instructors"])
     c.Spawner.environment = {
         "DATATHON_DATA": str(layout.data),  # datathon.course.DATA_VARIABLE: the notebooks' data
         "PATH": os.pathsep.join([str(layout.bin), "/usr/local/bin", "/usr/bin", "/bin"]),

@@ -80,10 +80,6 @@ def configure(c, challenge: str, *, course_root: str | Path) -> None:
     # needs root to create), shared by the courses (their ids keep them apart); $DATATHON_EXCHANGE else.
     c.Exchange.root = os.environ.get("DATATHON_EXCHANGE") or str(checkout / "grader" / "exchange")
 
-    # `nbgrader export` writes the grades beside the gradebook (git-ignored), not in the working directory,
-    # which is the top of the checkout when JupyterLab runs it: grades must never land in the repository.
-    c.CsvExportPlugin.to = str(course / "grades.csv")
-
     # Per-cell time limit when nbgrader executes notebooks (autograde, validate). nbgrader's Execute
     # preprocessor takes it from its parent ExecutePreprocessor; Execute is set too, because it declares
     # its own `timeout` trait (default 30 s) that a more specific setting elsewhere would otherwise win over.

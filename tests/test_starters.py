@@ -45,7 +45,6 @@ def nbgrader_sees(directory: Path, monkeypatch, tmp_path: Path, **env) -> dict:
         "db_url": coursedir.db_url,
         "exchange": app.config.Exchange.root,
         "timeout": Execute(config=app.config).timeout,
-        "grades": app.config.CsvExportPlugin.to,
     }
 
 
@@ -53,7 +52,7 @@ def nbgrader_sees(directory: Path, monkeypatch, tmp_path: Path, **env) -> dict:
 def test_nbgrader_finds_the_course_in_grader_and_at_the_top(where, monkeypatch, tmp_path):
     """Does nbgrader started in grader/sirene/ or at the top of the repository (where `make lab` starts
     JupyterLab) see Sirene's course: id datathon, root grader/sirene/, sources in solutions/sirene/, the
-    local exchange grader/exchange, 120 s per cell, grades exported beside the gradebook?"""
+    local exchange grader/exchange, 120 s per cell?"""
     monkeypatch.delenv("DATATHON_CHALLENGE", raising=False)
     seen = nbgrader_sees(ROOT / where, monkeypatch, tmp_path)
     assert seen["course_id"] == "datathon"
@@ -62,7 +61,6 @@ def test_nbgrader_finds_the_course_in_grader_and_at_the_top(where, monkeypatch, 
     assert seen["db_url"] == f"sqlite:///{ROOT / 'grader' / 'sirene' / 'gradebook.db'}"
     assert seen["exchange"] == str(ROOT / "grader" / "exchange")
     assert seen["timeout"] == 120
-    assert seen["grades"] == str(ROOT / "grader" / "sirene" / "grades.csv")  # `nbgrader export`: git-ignored there
 
 
 def test_environment_variables_move_the_exchange_and_set_the_cell_timeout(tmp_path, monkeypatch):

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from datathon.errors import UserError
 
-MAX_FILE_BYTES = 1_000_000
 OPEN_LEAD = "open"  # the teams of those who chose no lead, or a lead too few people chose
 
 
@@ -53,17 +52,9 @@ def parse_size(text: str) -> tuple[int, int]:
 def read_people(path: str | Path) -> list[Person]:
     """The participants of a sheet: its ``login``, ``name``, ``email``, ``lead`` (or ``team``) and ``skills``
     columns, checked as :mod:`datathon.hub.participants` checks them (one line, naming the line)."""
-    from datathon.files import open_regular_file
-    from datathon.hub.participants import parse_participants
+    from datathon.hub.participants import parse_participants, read_participants_text
 
-    with open_regular_file(path, "participants file") as f:
-        raw = f.read(MAX_FILE_BYTES + 1)
-    if len(raw) > MAX_FILE_BYTES:
-        raise UserError(f"{path}: a participants file has at most {MAX_FILE_BYTES:,} bytes")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text: save the sheet as UTF-8 CSV") from None
+    text = read_participants_text(path)
     participants = parse_participants(text, source=str(path))
     first = text.split("\n", 1)[0]
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";" if first.count(";") > first.count(",") else ","))

@@ -108,3 +108,16 @@ def test_the_command_writes_a_file_the_leaderboard_imports(tmp_path, capsys, wor
     service.init_event(event, world_dir, name="teams test")
     created = service.import_teams(event, out)["created"]
     assert sorted(created) == sorted({line.rsplit(",", 1)[1] for line in lines[1:]})
+
+
+def test_a_hostile_sheet_is_one_line(tmp_path):
+    """Is a sheet that is a link, too big or not UTF-8 refused in one line before anything is formed (the one
+    reader `event teams`, `leaderboard teams import` and `hub setup` share)?"""
+    big, latin, link = tmp_path / "big.csv", tmp_path / "latin.csv", tmp_path / "link.csv"
+    big.write_text("login,name\n" + "abc,x\n" * 200_000, encoding="utf-8")
+    latin.write_bytes("login,name,lead\nana,Anaïs,names\n".encode("latin-1"))
+    link.symlink_to("/etc/passwd")
+    for path, words in ((big, "more than"), (latin, "not UTF-8"), (link, "link")):
+        with pytest.raises(UserError) as err:
+            read_people(path)
+        assert words in err.value.message and "\n" not in err.value.message, err.value.message

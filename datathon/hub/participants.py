@@ -117,24 +117,25 @@ def parse_participants(text: str, source: str = "participants.csv") -> list[Part
     return participants
 
 
-def read_participants(path: str | Path) -> list[Participant]:
-    """:func:`parse_participants` of a file, which must be a small UTF-8 text file."""
-    path = Path(path)
+def read_participants_text(path: str | Path) -> str:
+    """The text of a participants file: a regular file (never through a link) of at most
+    :data:`MAX_FILE_BYTES`, UTF-8 (a spreadsheet's byte-order mark dropped); one-line errors otherwise."""
+    from datathon.files import open_regular_file
+
+    with open_regular_file(path, "participants file") as f:
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise UserError(f"{path}: more than {MAX_FILE_BYTES:,} bytes, more than a participants file ever holds: "
+                        "is this the right file?")
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise UserError(f"{path} is not a file: give the participants CSV")
-        if size > MAX_FILE_BYTES:
-            raise UserError(f"{path} weighs {size} bytes, more than a participants file ever does "
-                            f"({MAX_FILE_BYTES}): is this the right file?")
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file (the participants CSV: login,name,email,team)") from None
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UserError(f"{path} is not UTF-8 text: export the sheet as CSV UTF-8") from None
-    except OSError as err:
-        raise UserError(f"cannot read {path}: {err.strerror}") from None
-    return parse_participants(text, str(path))
+
+
+def read_participants(path: str | Path) -> list[Participant]:
+    """:func:`parse_participants` of a file (:func:`read_participants_text`)."""
+    return parse_participants(read_participants_text(path), str(path))
 
 
 def parse_instructors(value: str | None) -> list[str]:

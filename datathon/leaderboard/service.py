@@ -682,10 +682,6 @@ def write_slips(
     return {"out": str(out), "teams": list(tokens)}
 
 
-#: The largest participants file ``import`` reads (60 participants take a few kB).
-MAX_IMPORT_BYTES = 1_000_000
-
-
 def import_teams(event: str | Path | Event, path: str | Path) -> dict[str, Any]:
     """Create the teams of a participants CSV (a ``team`` column; ``login,name,email,team`` is
     fine; comma, semicolon or tab separated), each once, in one transaction.
@@ -694,17 +690,10 @@ def import_teams(event: str | Path | Event, path: str | Path) -> dict[str, Any]:
     (names already in the event). A bad or look-alike name, a missing ``team`` column or a team
     removed from the event refuses the whole file, in one line naming the line, with nothing written.
     """
-    from datathon.files import open_regular_file
+    from datathon.hub.participants import read_participants_text
 
     ev = _event(event)
-    with open_regular_file(path, "participants file") as f:
-        raw = f.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise UserError(f"{path}: a participants file has at most {MAX_IMPORT_BYTES:,} bytes")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text: save the participants file as UTF-8 CSV") from None
+    text = read_participants_text(path)
     header = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=header.count)
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
